@@ -1,0 +1,11 @@
+//! The core apiserver: generic REST machinery over a revisioned key/value
+//! store, and the built-in API groups.
+//!
+//! This crate owns storage, the watch cache, the runtime resource registry,
+//! request parsing, the generic handlers, discovery, and the built-in kinds.
+//! It knows nothing of CustomResourceDefinitions or APIServices: those plug
+//! into the registry from the crates above, like any other API group.
+
+pub mod storage;
+pub mod resource;
+pub mod validation;

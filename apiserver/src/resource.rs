@@ -1,0 +1,183 @@
+//! A resource described once: names, scope, verbs and the strategy that
+//! gives it behaviour. Discovery, OpenAPI, routing, storage and tables all
+//! read this one description; a kind never gets a handler of its own.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::{json, Value};
+
+use crate::validation::FieldError;
+
+/// The verbs a resource may serve, as discovery names them.
+pub const ALL_VERBS: &[&str] = &[
+    "create",
+    "delete",
+    "deletecollection",
+    "get",
+    "list",
+    "patch",
+    "update",
+    "watch",
+];
+
+/// A served resource at one group/version.
+#[derive(Clone)]
+pub struct ResourceDescriptor {
+    /// API group; empty for the core group.
+    pub group: String,
+    pub version: String,
+    pub kind: String,
+    /// The URL segment, e.g. `configmaps`.
+    pub plural: String,
+    pub singular: String,
+    pub short_names: Vec<String>,
+    pub categories: Vec<String>,
+    pub namespaced: bool,
+    pub verbs: Vec<String>,
+    /// Whether `/status` is served (the main endpoint then keeps status).
+    pub has_status: bool,
+    /// The storage resource: the key is `/<prefix>/<group>/<storage_resource>/...`
+    /// with the group segment left out for the core group and for groups
+    /// upstream stores without it.
+    pub storage_path: String,
+    pub strategy: Arc<dyn Strategy>,
+}
+
+impl ResourceDescriptor {
+    pub fn api_version(&self) -> String {
+        if self.group.is_empty() {
+            self.version.clone()
+        } else {
+            format!("{}/{}", self.group, self.version)
+        }
+    }
+
+    /// `configmaps` or `deployments.apps`, as upstream names a resource in messages.
+    pub fn group_resource(&self) -> String {
+        if self.group.is_empty() {
+            self.plural.clone()
+        } else {
+            format!("{}.{}", self.plural, self.group)
+        }
+    }
+
+    pub fn list_kind(&self) -> String {
+        format!("{}List", self.kind)
+    }
+
+    pub fn has_verb(&self, verb: &str) -> bool {
+        self.verbs.iter().any(|v| v == verb)
+    }
+}
+
+/// One column of a server-side Table, as `meta.k8s.io/v1` TableColumnDefinition.
+#[derive(Debug, Clone)]
+pub struct Column {
+    pub name: &'static str,
+    pub type_: &'static str,
+    pub format: &'static str,
+    pub description: &'static str,
+    /// 0 shows by default; 1 only with `-o wide`.
+    pub priority: u32,
+}
+
+impl Column {
+    pub const fn new(name: &'static str, type_: &'static str, description: &'static str) -> Self {
+        Column {
+            name,
+            type_,
+            format: "",
+            description,
+            priority: 0,
+        }
+    }
+
+    pub const fn wide(mut self) -> Self {
+        self.priority = 1;
+        self
+    }
+
+    pub const fn format(mut self, format: &'static str) -> Self {
+        self.format = format;
+        self
+    }
+
+    pub fn definition(&self) -> Value {
+        json!({
+            "name": self.name,
+            "type": self.type_,
+            "format": self.format,
+            "description": self.description,
+            "priority": self.priority,
+        })
+    }
+}
+
+/// The NAME column every table starts with.
+pub const NAME_COLUMN: Column = Column::new(
+    "Name",
+    "string",
+    "Name must be unique within a namespace. Is required when creating resources, although some resources may allow a client to request the generation of an appropriate name automatically. Name is primarily intended for creation idempotence and configuration definition. Cannot be updated. More info: https://kubernetes.io/docs/concepts/overview/working-with-objects/names#names",
+)
+.format("name");
+
+/// The AGE column most tables end with.
+pub const AGE_COLUMN: Column = Column::new(
+    "Age",
+    "string",
+    "CreationTimestamp is a timestamp representing the server time when this object was created. It is not guaranteed to be set in happens-before order across separate operations. Clients may not set this value. It is represented in RFC3339 form and is in UTC.\n\nPopulated by the system. Read-only. Null for lists. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#metadata",
+);
+
+/// What makes one kind behave differently from another. Everything has a
+/// default that suits a plain object (a ConfigMap-like kind).
+pub trait Strategy: Send + Sync {
+    /// Sets defaults and clears what clients may not set, before validation
+    /// on create (upstream `PrepareForCreate` plus defaulting).
+    fn prepare_for_create(&self, _object: &mut Value) {}
+
+    /// The same on update; `old` is the stored object.
+    fn prepare_for_update(&self, _object: &mut Value, _old: &Value) {}
+
+    /// Validates a new object (metadata is validated by the caller).
+    fn validate(&self, _object: &Value) -> Vec<FieldError> {
+        Vec::new()
+    }
+
+    /// Validates an update; by default the same rules as create.
+    fn validate_update(&self, object: &Value, _old: &Value) -> Vec<FieldError> {
+        self.validate(object)
+    }
+
+    /// Whether `metadata.generation` is kept (set to 1 on create and bumped
+    /// when anything outside metadata and status changes).
+    fn tracks_generation(&self) -> bool {
+        false
+    }
+
+    /// Table columns after NAME (include AGE where upstream shows it).
+    fn columns(&self) -> Vec<Column> {
+        vec![AGE_COLUMN]
+    }
+
+    /// Cells for `columns()`, in order; AGE cells are the creation timestamp
+    /// rendered by the caller, so a strategy returns `Value::Null` for them.
+    fn cells(&self, _object: &Value) -> Vec<Value> {
+        vec![Value::Null]
+    }
+
+    /// Field-selector fields beyond metadata.name and metadata.namespace.
+    fn selectable_fields(&self, _object: &Value) -> Vec<(&'static str, String)> {
+        Vec::new()
+    }
+
+    /// Objects of this kind expire this long after their last write (events).
+    fn ttl(&self) -> Option<Duration> {
+        None
+    }
+}
+
+/// The strategy of a plain kind with no rules of its own.
+pub struct PlainStrategy;
+
+impl Strategy for PlainStrategy {}

@@ -1,0 +1,780 @@
+//! The embedded backend: one redb file, one writer thread, group commit.
+//!
+//! A single thread owns every write. Callers send their write on a bounded
+//! channel (when it is full they wait: backpressure reaches the HTTP layer
+//! as latency, never as lost writes). The writer drains whatever is queued,
+//! applies the whole batch in one redb write transaction, commits once (the
+//! fsync), and only then answers each caller and publishes the changes to
+//! watchers in revision order. Reads use redb read transactions and never
+//! wait for the writer.
+//!
+//! Tables:
+//! - `kv`: key -> (create revision, mod revision, expiry, value)
+//! - `changes`: revision -> the change with the previous value, kept until
+//!   compaction; it feeds watch replay and reads at an older revision
+//!   (the current state with newer changes undone).
+//! - `meta`: the current and the compacted revision.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
+use tokio::sync::{broadcast, mpsc, oneshot};
+
+use super::{Change, KeyValue, ListPage, Revision, Store, StoreError, WatchStream};
+
+const KV: TableDefinition<&str, &[u8]> = TableDefinition::new("kv");
+const CHANGES: TableDefinition<i64, &[u8]> = TableDefinition::new("changes");
+const META: TableDefinition<&str, i64> = TableDefinition::new("meta");
+/// Keys with a TTL, so expiry scans do not read the whole keyspace.
+const EXPIRING: TableDefinition<&str, i64> = TableDefinition::new("expiring");
+
+/// How many queued writes may wait for the writer before callers wait too.
+const WRITE_QUEUE: usize = 4096;
+/// The most writes applied in one transaction; bounds commit latency.
+const MAX_BATCH: usize = 1024;
+/// Committed batches buffered for watchers; a watcher further behind is cut
+/// off with an error (the watch cache then re-lists), never stalls the writer.
+const WATCH_BUFFER: usize = 1024;
+
+enum Op {
+    Create {
+        key: String,
+        value: Bytes,
+        expires_ms: i64,
+    },
+    Update {
+        key: String,
+        value: Bytes,
+        expected: Revision,
+    },
+    Delete {
+        key: String,
+        expected: Revision,
+    },
+    ExpireDue,
+    Compact {
+        revision: Revision,
+    },
+}
+
+enum Done {
+    Written(Revision, Option<KeyValue>),
+    Nothing,
+}
+
+struct Request {
+    op: Op,
+    reply: oneshot::Sender<Result<Done, StoreError>>,
+}
+
+/// The embedded store; cheap to clone.
+#[derive(Clone)]
+pub struct EmbeddedStore {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    db: Arc<Database>,
+    writes: mpsc::Sender<Request>,
+    committed: broadcast::Sender<Arc<Vec<Change>>>,
+    revision: Arc<AtomicI64>,
+    compacted: Arc<AtomicI64>,
+}
+
+fn internal(e: impl std::fmt::Display) -> StoreError {
+    StoreError::Internal(e.to_string())
+}
+
+fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+impl EmbeddedStore {
+    /// Opens (or creates) the store in `dir/store.redb` and starts its writer
+    /// thread and expiry timer.
+    pub fn open(dir: &Path) -> Result<Self, StoreError> {
+        std::fs::create_dir_all(dir).map_err(internal)?;
+        let db = Arc::new(Database::create(dir.join("store.redb")).map_err(internal)?);
+        let (revision, compacted) = {
+            let txn = db.begin_write().map_err(internal)?;
+            let (rev, comp) = {
+                let meta = txn.open_table(META).map_err(internal)?;
+                txn.open_table(KV).map_err(internal)?;
+                txn.open_table(CHANGES).map_err(internal)?;
+                txn.open_table(EXPIRING).map_err(internal)?;
+                let rev = meta.get("revision").map_err(internal)?.map(|v| v.value());
+                let comp = meta.get("compacted").map_err(internal)?.map(|v| v.value());
+                (rev.unwrap_or(1), comp.unwrap_or(0))
+            };
+            txn.commit().map_err(internal)?;
+            (rev, comp)
+        };
+        let (writes, queue) = mpsc::channel(WRITE_QUEUE);
+        let (committed, _) = broadcast::channel(WATCH_BUFFER);
+        let inner = Inner {
+            db: db.clone(),
+            writes,
+            committed: committed.clone(),
+            revision: Arc::new(AtomicI64::new(revision)),
+            compacted: Arc::new(AtomicI64::new(compacted)),
+        };
+        let writer = Writer {
+            db,
+            revision: inner.revision.clone(),
+            compacted: inner.compacted.clone(),
+            committed,
+        };
+        std::thread::Builder::new()
+            .name("store-writer".into())
+            .spawn(move || writer.run(queue))
+            .map_err(internal)?;
+        let store = EmbeddedStore {
+            inner: Arc::new(inner),
+        };
+        store.spawn_expiry_timer();
+        Ok(store)
+    }
+
+    /// Deletes expired TTL keys once a second. The task ends when the writer
+    /// is gone (the store was dropped).
+    fn spawn_expiry_timer(&self) {
+        let writes = self.inner.writes.downgrade();
+        if let Ok(handle) = tokio::runtime::Handle::try_current() {
+            handle.spawn(async move {
+                let mut tick = tokio::time::interval(Duration::from_secs(1));
+                loop {
+                    tick.tick().await;
+                    let Some(writes) = writes.upgrade() else { return };
+                    let (reply, _) = oneshot::channel();
+                    if writes
+                        .send(Request {
+                            op: Op::ExpireDue,
+                            reply,
+                        })
+                        .await
+                        .is_err()
+                    {
+                        return;
+                    }
+                }
+            });
+        }
+    }
+
+    async fn submit(&self, op: Op) -> Result<Done, StoreError> {
+        let (reply, answer) = oneshot::channel();
+        self.inner
+            .writes
+            .send(Request { op, reply })
+            .await
+            .map_err(|_| StoreError::Unavailable("store writer stopped".into()))?;
+        answer
+            .await
+            .map_err(|_| StoreError::Unavailable("store writer stopped".into()))?
+    }
+
+    fn read<T>(
+        &self,
+        f: impl FnOnce(&redb::ReadTransaction) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let txn = self.inner.db.begin_read().map_err(internal)?;
+        f(&txn)
+    }
+}
+
+#[async_trait]
+impl Store for EmbeddedStore {
+    async fn current_revision(&self) -> Result<Revision, StoreError> {
+        Ok(self.inner.revision.load(Ordering::Acquire))
+    }
+
+    async fn get(&self, key: &str) -> Result<Option<KeyValue>, StoreError> {
+        self.read(|txn| {
+            let kv = txn.open_table(KV).map_err(internal)?;
+            let found = kv.get(key).map_err(internal)?;
+            Ok(found.map(|v| decode_entry(key, v.value()).0))
+        })
+    }
+
+    async fn list(
+        &self,
+        prefix: &str,
+        start_after: Option<&str>,
+        limit: usize,
+        revision: Revision,
+    ) -> Result<ListPage, StoreError> {
+        self.read(|txn| {
+            let meta = txn.open_table(META).map_err(internal)?;
+            let current = meta
+                .get("revision")
+                .map_err(internal)?
+                .map(|v| v.value())
+                .unwrap_or(1);
+            let compacted = meta
+                .get("compacted")
+                .map_err(internal)?
+                .map(|v| v.value())
+                .unwrap_or(0);
+            let at = if revision == 0 { current } else { revision };
+            if at > current {
+                return Err(StoreError::FutureRevision {
+                    requested: at,
+                    current,
+                });
+            }
+            if at < compacted {
+                return Err(StoreError::Compacted {
+                    requested: at,
+                    compacted,
+                });
+            }
+            let kv = txn.open_table(KV).map_err(internal)?;
+            let start = match start_after {
+                Some(after) if after >= prefix => format!("{after}\0"),
+                _ => prefix.to_string(),
+            };
+            // Keys newer than `at` are undone from the change log; until then
+            // collect the current state of the range.
+            let mut state: BTreeMap<String, KeyValue> = BTreeMap::new();
+            let page_target = if limit == 0 { usize::MAX } else { limit };
+            let mut remaining_current = 0u64;
+            for entry in kv.range(start.as_str()..).map_err(internal)? {
+                let (k, v) = entry.map_err(internal)?;
+                let key = k.value();
+                if !key.starts_with(prefix) {
+                    break;
+                }
+                if at == current && state.len() >= page_target {
+                    remaining_current += 1;
+                    continue;
+                }
+                state.insert(key.to_string(), decode_entry(key, v.value()).0);
+            }
+            if at < current {
+                undo_changes_after(txn, at, prefix, &start, &mut state)?;
+            }
+            let mut items: Vec<KeyValue> = state.into_values().collect();
+            let remaining = if at == current {
+                remaining_current
+            } else {
+                let extra = items.len().saturating_sub(page_target);
+                items.truncate(page_target);
+                extra as u64
+            };
+            Ok(ListPage {
+                items,
+                revision: at,
+                remaining,
+            })
+        })
+    }
+
+    async fn create(
+        &self,
+        key: &str,
+        value: Bytes,
+        ttl: Option<Duration>,
+    ) -> Result<Revision, StoreError> {
+        let expires_ms = ttl.map(|t| now_ms() + t.as_millis() as i64).unwrap_or(0);
+        match self
+            .submit(Op::Create {
+                key: key.to_string(),
+                value,
+                expires_ms,
+            })
+            .await?
+        {
+            Done::Written(rev, _) => Ok(rev),
+            Done::Nothing => Err(internal("create wrote nothing")),
+        }
+    }
+
+    async fn update(
+        &self,
+        key: &str,
+        value: Bytes,
+        expected: Revision,
+    ) -> Result<Revision, StoreError> {
+        match self
+            .submit(Op::Update {
+                key: key.to_string(),
+                value,
+                expected,
+            })
+            .await?
+        {
+            Done::Written(rev, _) => Ok(rev),
+            Done::Nothing => Err(internal("update wrote nothing")),
+        }
+    }
+
+    async fn delete(
+        &self,
+        key: &str,
+        expected: Revision,
+    ) -> Result<(Revision, KeyValue), StoreError> {
+        match self
+            .submit(Op::Delete {
+                key: key.to_string(),
+                expected,
+            })
+            .await?
+        {
+            Done::Written(rev, Some(prev)) => Ok((rev, prev)),
+            _ => Err(internal("delete wrote nothing")),
+        }
+    }
+
+    async fn watch(&self, prefix: &str, revision: Revision) -> Result<WatchStream, StoreError> {
+        // Subscribe before reading history so nothing committed in between
+        // is missed; duplicates are skipped by revision.
+        let mut live = self.inner.committed.subscribe();
+        let compacted = self.inner.compacted.load(Ordering::Acquire);
+        if revision < compacted {
+            return Err(StoreError::Compacted {
+                requested: revision,
+                compacted,
+            });
+        }
+        let history = self.read(|txn| {
+            let changes = txn.open_table(CHANGES).map_err(internal)?;
+            let mut out = Vec::new();
+            for entry in changes.range(revision + 1..).map_err(internal)? {
+                let (_, v) = entry.map_err(internal)?;
+                let change = decode_change(v.value());
+                if change.key().starts_with(prefix) {
+                    out.push(change);
+                }
+            }
+            Ok(out)
+        })?;
+        let (tx, rx) = mpsc::channel(1024);
+        let prefix = prefix.to_string();
+        tokio::spawn(async move {
+            let mut last = revision;
+            for change in history {
+                last = change.revision();
+                if tx.send(Ok(change)).await.is_err() {
+                    return;
+                }
+            }
+            loop {
+                let batch = match live.recv().await {
+                    Ok(batch) => batch,
+                    Err(broadcast::error::RecvError::Lagged(_)) => {
+                        let _ = tx
+                            .send(Err(StoreError::Unavailable(
+                                "watcher fell too far behind".into(),
+                            )))
+                            .await;
+                        return;
+                    }
+                    Err(broadcast::error::RecvError::Closed) => return,
+                };
+                for change in batch.iter() {
+                    if change.revision() <= last || !change.key().starts_with(&prefix) {
+                        continue;
+                    }
+                    last = change.revision();
+                    if tx.send(Ok(change.clone())).await.is_err() {
+                        return;
+                    }
+                }
+            }
+        });
+        Ok(rx)
+    }
+
+    async fn compact(&self, revision: Revision) -> Result<(), StoreError> {
+        self.submit(Op::Compact { revision }).await.map(|_| ())
+    }
+
+    async fn compacted_revision(&self) -> Result<Revision, StoreError> {
+        Ok(self.inner.compacted.load(Ordering::Acquire))
+    }
+}
+
+/// Restores the state at `at` for keys in `[start, prefix..)` by undoing,
+/// newest first, every logged change after `at`.
+fn undo_changes_after(
+    txn: &redb::ReadTransaction,
+    at: Revision,
+    prefix: &str,
+    start: &str,
+    state: &mut BTreeMap<String, KeyValue>,
+) -> Result<(), StoreError> {
+    let changes = txn.open_table(CHANGES).map_err(internal)?;
+    for entry in changes.range(at + 1..).map_err(internal)?.rev() {
+        let (_, v) = entry.map_err(internal)?;
+        let change = decode_change(v.value());
+        let key = change.key();
+        if !key.starts_with(prefix) || key < start {
+            continue;
+        }
+        match change {
+            Change::Put { kv, prev } => match prev {
+                Some(prev) => {
+                    state.insert(prev.key.clone(), prev);
+                }
+                None => {
+                    state.remove(&kv.key);
+                }
+            },
+            Change::Delete { prev, .. } => {
+                state.insert(prev.key.clone(), prev);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Owns the database's write side; runs on its own thread.
+struct Writer {
+    db: Arc<Database>,
+    revision: Arc<AtomicI64>,
+    compacted: Arc<AtomicI64>,
+    committed: broadcast::Sender<Arc<Vec<Change>>>,
+}
+
+impl Writer {
+    fn run(self, mut queue: mpsc::Receiver<Request>) {
+        while let Some(first) = queue.blocking_recv() {
+            let mut batch = vec![first];
+            while batch.len() < MAX_BATCH {
+                match queue.try_recv() {
+                    Ok(next) => batch.push(next),
+                    Err(_) => break,
+                }
+            }
+            self.commit_batch(batch);
+        }
+    }
+
+    fn commit_batch(&self, batch: Vec<Request>) {
+        let start_rev = self.revision.load(Ordering::Acquire);
+        let mut outcomes = Vec::with_capacity(batch.len());
+        let mut changes = Vec::new();
+        let result = (|| -> Result<Revision, StoreError> {
+            let txn = self.db.begin_write().map_err(internal)?;
+            let mut rev = start_rev;
+            {
+                let mut kv = txn.open_table(KV).map_err(internal)?;
+                let mut log = txn.open_table(CHANGES).map_err(internal)?;
+                let mut meta = txn.open_table(META).map_err(internal)?;
+                let mut expiring = txn.open_table(EXPIRING).map_err(internal)?;
+                let mut tables = Tables {
+                    kv: &mut kv,
+                    log: &mut log,
+                    meta: &mut meta,
+                    expiring: &mut expiring,
+                };
+                for request in &batch {
+                    let outcome = tables.apply(&request.op, &mut rev, &mut changes, &self.compacted);
+                    outcomes.push(outcome);
+                }
+                tables.meta.insert("revision", rev).map_err(internal)?;
+            }
+            txn.commit().map_err(internal)?;
+            Ok(rev)
+        })();
+        match result {
+            Ok(rev) => {
+                self.revision.store(rev, Ordering::Release);
+                if !changes.is_empty() {
+                    let _ = self.committed.send(Arc::new(changes));
+                }
+                for (request, outcome) in batch.into_iter().zip(outcomes) {
+                    let _ = request.reply.send(outcome);
+                }
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "store commit failed");
+                for request in batch {
+                    let _ = request.reply.send(Err(internal(&e)));
+                }
+            }
+        }
+    }
+}
+
+struct Tables<'a, 't> {
+    kv: &'a mut redb::Table<'t, &'static str, &'static [u8]>,
+    log: &'a mut redb::Table<'t, i64, &'static [u8]>,
+    meta: &'a mut redb::Table<'t, &'static str, i64>,
+    expiring: &'a mut redb::Table<'t, &'static str, i64>,
+}
+
+impl Tables<'_, '_> {
+    fn current(&self, key: &str) -> Result<Option<(KeyValue, i64)>, StoreError> {
+        Ok(self
+            .kv
+            .get(key)
+            .map_err(internal)?
+            .map(|v| decode_entry(key, v.value())))
+    }
+
+    fn apply(
+        &mut self,
+        op: &Op,
+        rev: &mut Revision,
+        changes: &mut Vec<Change>,
+        compacted: &AtomicI64,
+    ) -> Result<Done, StoreError> {
+        match op {
+            Op::Create {
+                key,
+                value,
+                expires_ms,
+            } => {
+                if self.current(key)?.is_some() {
+                    return Err(StoreError::AlreadyExists { key: key.clone() });
+                }
+                *rev += 1;
+                let kv = KeyValue {
+                    key: key.clone(),
+                    value: value.clone(),
+                    create_revision: *rev,
+                    mod_revision: *rev,
+                };
+                self.put(kv, None, *expires_ms, changes)?;
+                Ok(Done::Written(*rev, None))
+            }
+            Op::Update {
+                key,
+                value,
+                expected,
+            } => {
+                let Some((prev, expires_ms)) = self.current(key)? else {
+                    return Err(StoreError::NotFound { key: key.clone() });
+                };
+                if prev.mod_revision != *expected {
+                    return Err(StoreError::Conflict {
+                        key: key.clone(),
+                        expected: *expected,
+                        actual: prev.mod_revision,
+                    });
+                }
+                *rev += 1;
+                let kv = KeyValue {
+                    key: key.clone(),
+                    value: value.clone(),
+                    create_revision: prev.create_revision,
+                    mod_revision: *rev,
+                };
+                self.put(kv, Some(prev), expires_ms, changes)?;
+                Ok(Done::Written(*rev, None))
+            }
+            Op::Delete { key, expected } => {
+                let Some((prev, _)) = self.current(key)? else {
+                    return Err(StoreError::NotFound { key: key.clone() });
+                };
+                if *expected != 0 && prev.mod_revision != *expected {
+                    return Err(StoreError::Conflict {
+                        key: key.clone(),
+                        expected: *expected,
+                        actual: prev.mod_revision,
+                    });
+                }
+                *rev += 1;
+                self.remove(prev.clone(), *rev, changes)?;
+                Ok(Done::Written(*rev, Some(prev)))
+            }
+            Op::ExpireDue => {
+                let now = now_ms();
+                let mut due = Vec::new();
+                for entry in self.expiring.iter().map_err(internal)? {
+                    let (k, v) = entry.map_err(internal)?;
+                    if v.value() <= now {
+                        due.push(k.value().to_string());
+                    }
+                }
+                for key in due {
+                    if let Some((prev, _)) = self.current(&key)? {
+                        *rev += 1;
+                        self.remove(prev, *rev, changes)?;
+                    }
+                }
+                Ok(Done::Nothing)
+            }
+            Op::Compact { revision } => {
+                let target = (*revision).min(*rev);
+                let old: Vec<i64> = self
+                    .log
+                    .range(..=target)
+                    .map_err(internal)?
+                    .filter_map(|e| e.ok().map(|(k, _)| k.value()))
+                    .collect();
+                for r in old {
+                    self.log.remove(r).map_err(internal)?;
+                }
+                self.meta.insert("compacted", target).map_err(internal)?;
+                compacted.fetch_max(target, Ordering::AcqRel);
+                Ok(Done::Nothing)
+            }
+        }
+    }
+
+    fn put(
+        &mut self,
+        kv: KeyValue,
+        prev: Option<KeyValue>,
+        expires_ms: i64,
+        changes: &mut Vec<Change>,
+    ) -> Result<(), StoreError> {
+        self.kv
+            .insert(kv.key.as_str(), encode_entry(&kv, expires_ms).as_slice())
+            .map_err(internal)?;
+        if expires_ms > 0 {
+            self.expiring
+                .insert(kv.key.as_str(), expires_ms)
+                .map_err(internal)?;
+        }
+        let change = Change::Put { kv, prev };
+        self.log
+            .insert(change.revision(), encode_change(&change).as_slice())
+            .map_err(internal)?;
+        changes.push(change);
+        Ok(())
+    }
+
+    fn remove(
+        &mut self,
+        prev: KeyValue,
+        rev: Revision,
+        changes: &mut Vec<Change>,
+    ) -> Result<(), StoreError> {
+        self.kv.remove(prev.key.as_str()).map_err(internal)?;
+        self.expiring.remove(prev.key.as_str()).map_err(internal)?;
+        let change = Change::Delete {
+            prev,
+            revision: rev,
+        };
+        self.log
+            .insert(rev, encode_change(&change).as_slice())
+            .map_err(internal)?;
+        changes.push(change);
+        Ok(())
+    }
+}
+
+fn encode_entry(kv: &KeyValue, expires_ms: i64) -> Vec<u8> {
+    let mut out = Vec::with_capacity(24 + kv.value.len());
+    out.extend_from_slice(&kv.create_revision.to_le_bytes());
+    out.extend_from_slice(&kv.mod_revision.to_le_bytes());
+    out.extend_from_slice(&expires_ms.to_le_bytes());
+    out.extend_from_slice(&kv.value);
+    out
+}
+
+fn read_i64(bytes: &[u8], at: usize) -> i64 {
+    let mut buf = [0u8; 8];
+    if let Some(slice) = bytes.get(at..at + 8) {
+        buf.copy_from_slice(slice);
+    }
+    i64::from_le_bytes(buf)
+}
+
+/// Decodes a `kv` entry into the key's value and its expiry (0 = none).
+fn decode_entry(key: &str, bytes: &[u8]) -> (KeyValue, i64) {
+    let kv = KeyValue {
+        key: key.to_string(),
+        create_revision: read_i64(bytes, 0),
+        mod_revision: read_i64(bytes, 8),
+        value: Bytes::copy_from_slice(bytes.get(24..).unwrap_or_default()),
+    };
+    (kv, read_i64(bytes, 16))
+}
+
+fn push_kv(out: &mut Vec<u8>, kv: &KeyValue) {
+    out.extend_from_slice(&(kv.key.len() as u32).to_le_bytes());
+    out.extend_from_slice(kv.key.as_bytes());
+    out.extend_from_slice(&kv.create_revision.to_le_bytes());
+    out.extend_from_slice(&kv.mod_revision.to_le_bytes());
+    out.extend_from_slice(&(kv.value.len() as u32).to_le_bytes());
+    out.extend_from_slice(&kv.value);
+}
+
+fn read_kv(bytes: &[u8], at: &mut usize) -> KeyValue {
+    let u32_at = |bytes: &[u8], at: usize| -> usize {
+        let mut buf = [0u8; 4];
+        if let Some(slice) = bytes.get(at..at + 4) {
+            buf.copy_from_slice(slice);
+        }
+        u32::from_le_bytes(buf) as usize
+    };
+    let key_len = u32_at(bytes, *at);
+    *at += 4;
+    let key = String::from_utf8_lossy(bytes.get(*at..*at + key_len).unwrap_or_default()).into_owned();
+    *at += key_len;
+    let create_revision = read_i64(bytes, *at);
+    let mod_revision = read_i64(bytes, *at + 8);
+    *at += 16;
+    let value_len = u32_at(bytes, *at);
+    *at += 4;
+    let value = Bytes::copy_from_slice(bytes.get(*at..*at + value_len).unwrap_or_default());
+    *at += value_len;
+    KeyValue {
+        key,
+        value,
+        create_revision,
+        mod_revision,
+    }
+}
+
+/// Layout: tag (0 put, 1 put with prev, 2 delete), [revision for delete],
+/// then the kv(s).
+fn encode_change(change: &Change) -> Vec<u8> {
+    let mut out = Vec::new();
+    match change {
+        Change::Put { kv, prev: None } => {
+            out.push(0);
+            push_kv(&mut out, kv);
+        }
+        Change::Put { kv, prev: Some(prev) } => {
+            out.push(1);
+            push_kv(&mut out, kv);
+            push_kv(&mut out, prev);
+        }
+        Change::Delete { prev, revision } => {
+            out.push(2);
+            out.extend_from_slice(&revision.to_le_bytes());
+            push_kv(&mut out, prev);
+        }
+    }
+    out
+}
+
+fn decode_change(bytes: &[u8]) -> Change {
+    let mut at = 1;
+    match bytes.first() {
+        Some(2) => {
+            let revision = read_i64(bytes, 1);
+            at += 8;
+            Change::Delete {
+                prev: read_kv(bytes, &mut at),
+                revision,
+            }
+        }
+        Some(1) => {
+            let kv = read_kv(bytes, &mut at);
+            let prev = read_kv(bytes, &mut at);
+            Change::Put {
+                kv,
+                prev: Some(prev),
+            }
+        }
+        _ => Change::Put {
+            kv: read_kv(bytes, &mut at),
+            prev: None,
+        },
+    }
+}

@@ -1,0 +1,233 @@
+//! Field errors: what a strategy reports when an object is invalid, in
+//! upstream's words (`field.ErrorType`), so the 422 `Status` carries the same
+//! `details.causes` a Kubernetes client expects.
+
+use serde_json::Value;
+
+/// The kind of a field error; each renders as upstream's cause type and
+/// message prefix.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FieldErrorKind {
+    Required,
+    Invalid,
+    NotSupported,
+    Duplicate,
+    Forbidden,
+    TooLong,
+    TooMany,
+    TypeInvalid,
+}
+
+impl FieldErrorKind {
+    /// The `details.causes[].reason` upstream sends.
+    pub fn cause_type(self) -> &'static str {
+        match self {
+            FieldErrorKind::Required => "FieldValueRequired",
+            FieldErrorKind::Invalid => "FieldValueInvalid",
+            FieldErrorKind::NotSupported => "FieldValueNotSupported",
+            FieldErrorKind::Duplicate => "FieldValueDuplicate",
+            FieldErrorKind::Forbidden => "FieldValueForbidden",
+            FieldErrorKind::TooLong => "FieldValueTooLong",
+            FieldErrorKind::TooMany => "FieldValueTooMany",
+            FieldErrorKind::TypeInvalid => "FieldValueTypeInvalid",
+        }
+    }
+}
+
+/// One problem with one field of an object.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FieldError {
+    pub kind: FieldErrorKind,
+    /// The field path, e.g. `spec.template.metadata.labels`.
+    pub field: String,
+    /// The offending value, shown for Invalid, NotSupported, Duplicate, TypeInvalid.
+    pub value: Option<Value>,
+    /// The explanation after the value.
+    pub detail: String,
+}
+
+impl FieldError {
+    pub fn required(field: impl Into<String>, detail: impl Into<String>) -> Self {
+        Self::new(FieldErrorKind::Required, field, None, detail)
+    }
+
+    pub fn invalid(field: impl Into<String>, value: Value, detail: impl Into<String>) -> Self {
+        Self::new(FieldErrorKind::Invalid, field, Some(value), detail)
+    }
+
+    pub fn forbidden(field: impl Into<String>, detail: impl Into<String>) -> Self {
+        Self::new(FieldErrorKind::Forbidden, field, None, detail)
+    }
+
+    pub fn duplicate(field: impl Into<String>, value: Value) -> Self {
+        Self::new(FieldErrorKind::Duplicate, field, Some(value), "")
+    }
+
+    pub fn too_long(field: impl Into<String>, max: usize) -> Self {
+        Self::new(
+            FieldErrorKind::TooLong,
+            field,
+            None,
+            format!("must have at most {max} bytes"),
+        )
+    }
+
+    /// A value outside a fixed set; the detail lists the supported values
+    /// as upstream does.
+    pub fn not_supported(field: impl Into<String>, value: Value, supported: &[&str]) -> Self {
+        let list = supported
+            .iter()
+            .map(|s| format!("\"{s}\""))
+            .collect::<Vec<_>>()
+            .join(", ");
+        Self::new(
+            FieldErrorKind::NotSupported,
+            field,
+            Some(value),
+            format!("supported values: {list}"),
+        )
+    }
+
+    pub fn new(
+        kind: FieldErrorKind,
+        field: impl Into<String>,
+        value: Option<Value>,
+        detail: impl Into<String>,
+    ) -> Self {
+        FieldError {
+            kind,
+            field: field.into(),
+            value,
+            detail: detail.into(),
+        }
+    }
+
+    /// The message without the field path, as in `details.causes[].message`.
+    pub fn message(&self) -> String {
+        let shown = self.value.as_ref().map(render_value);
+        let head = match self.kind {
+            FieldErrorKind::Required => "Required value".to_string(),
+            FieldErrorKind::Forbidden => "Forbidden".to_string(),
+            FieldErrorKind::TooLong => "Too long".to_string(),
+            FieldErrorKind::TooMany => "Too many".to_string(),
+            FieldErrorKind::Invalid => format!("Invalid value: {}", shown.unwrap_or_default()),
+            FieldErrorKind::NotSupported => {
+                format!("Unsupported value: {}", shown.unwrap_or_default())
+            }
+            FieldErrorKind::Duplicate => format!("Duplicate value: {}", shown.unwrap_or_default()),
+            FieldErrorKind::TypeInvalid => {
+                format!("Invalid value: {}", shown.unwrap_or_default())
+            }
+        };
+        if self.detail.is_empty() {
+            head
+        } else {
+            format!("{head}: {}", self.detail)
+        }
+    }
+}
+
+impl std::fmt::Display for FieldError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.field, self.message())
+    }
+}
+
+/// Values are shown as upstream's `%#v` does for the common types: strings
+/// quoted, numbers and booleans bare, anything else as JSON.
+fn render_value(value: &Value) -> String {
+    match value {
+        Value::String(s) => format!("{s:?}"),
+        Value::Null => "null".to_string(),
+        other => other.to_string(),
+    }
+}
+
+const DNS1123_LABEL_MAX: usize = 63;
+const DNS1123_SUBDOMAIN_MAX: usize = 253;
+
+fn is_label_char(c: char) -> bool {
+    c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-'
+}
+
+/// Upstream's `IsDNS1123Label`: the messages name the rule.
+pub fn dns1123_label_errors(value: &str) -> Vec<String> {
+    let mut errors = Vec::new();
+    if value.len() > DNS1123_LABEL_MAX {
+        errors.push(format!("must be no more than {DNS1123_LABEL_MAX} characters"));
+    }
+    let valid = !value.is_empty()
+        && value.chars().all(is_label_char)
+        && !value.starts_with('-')
+        && !value.ends_with('-');
+    if !valid {
+        errors.push("a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')".to_string());
+    }
+    errors
+}
+
+/// Upstream's `IsDNS1123Subdomain`.
+pub fn dns1123_subdomain_errors(value: &str) -> Vec<String> {
+    let mut errors = Vec::new();
+    if value.len() > DNS1123_SUBDOMAIN_MAX {
+        errors.push(format!(
+            "must be no more than {DNS1123_SUBDOMAIN_MAX} characters"
+        ));
+    }
+    let valid = !value.is_empty()
+        && value.split('.').all(|part| {
+            !part.is_empty()
+                && part.chars().all(is_label_char)
+                && !part.starts_with('-')
+                && !part.ends_with('-')
+        });
+    if !valid {
+        errors.push("a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')".to_string());
+    }
+    errors
+}
+
+/// Upstream's `IsDNS1035Label` (Service names).
+pub fn dns1035_label_errors(value: &str) -> Vec<String> {
+    let mut errors = Vec::new();
+    if value.len() > DNS1123_LABEL_MAX {
+        errors.push(format!("must be no more than {DNS1123_LABEL_MAX} characters"));
+    }
+    let valid = value.chars().next().is_some_and(|c| c.is_ascii_lowercase())
+        && value.chars().all(is_label_char)
+        && !value.ends_with('-');
+    if !valid {
+        errors.push("a DNS-1035 label must consist of lower case alphanumeric characters or '-', start with an alphabetic character, and end with an alphanumeric character (e.g. 'my-name',  or 'abc-123', regex used for validation is '[a-z]([-a-z0-9]*[a-z0-9])?')".to_string());
+    }
+    errors
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn invalid_message_quotes_strings() {
+        let e = FieldError::invalid("metadata.name", json!("Bad"), "must be lowercase");
+        assert_eq!(
+            e.to_string(),
+            "metadata.name: Invalid value: \"Bad\": must be lowercase"
+        );
+    }
+
+    #[test]
+    fn subdomain_rules() {
+        assert!(dns1123_subdomain_errors("a.b-c").is_empty());
+        assert!(!dns1123_subdomain_errors("A").is_empty());
+        assert!(!dns1123_subdomain_errors("a..b").is_empty());
+        assert!(!dns1123_subdomain_errors("-a").is_empty());
+    }
+
+    #[test]
+    fn label_rules() {
+        assert!(dns1123_label_errors("abc-1").is_empty());
+        assert!(!dns1123_label_errors("a.b").is_empty());
+        assert!(!dns1035_label_errors("1abc").is_empty());
+    }
+}
