@@ -154,7 +154,9 @@ fn is_label_char(c: char) -> bool {
 pub fn dns1123_label_errors(value: &str) -> Vec<String> {
     let mut errors = Vec::new();
     if value.len() > DNS1123_LABEL_MAX {
-        errors.push(format!("must be no more than {DNS1123_LABEL_MAX} characters"));
+        errors.push(format!(
+            "must be no more than {DNS1123_LABEL_MAX} characters"
+        ));
     }
     let valid = !value.is_empty()
         && value.chars().all(is_label_char)
@@ -191,7 +193,9 @@ pub fn dns1123_subdomain_errors(value: &str) -> Vec<String> {
 pub fn dns1035_label_errors(value: &str) -> Vec<String> {
     let mut errors = Vec::new();
     if value.len() > DNS1123_LABEL_MAX {
-        errors.push(format!("must be no more than {DNS1123_LABEL_MAX} characters"));
+        errors.push(format!(
+            "must be no more than {DNS1123_LABEL_MAX} characters"
+        ));
     }
     let valid = value.chars().next().is_some_and(|c| c.is_ascii_lowercase())
         && value.chars().all(is_label_char)

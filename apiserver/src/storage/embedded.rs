@@ -153,7 +153,9 @@ impl EmbeddedStore {
                 let mut tick = tokio::time::interval(Duration::from_secs(1));
                 loop {
                     tick.tick().await;
-                    let Some(writes) = writes.upgrade() else { return };
+                    let Some(writes) = writes.upgrade() else {
+                        return;
+                    };
                     let (reply, _) = oneshot::channel();
                     if writes
                         .send(Request {
@@ -478,7 +480,8 @@ impl Writer {
                     expiring: &mut expiring,
                 };
                 for request in &batch {
-                    let outcome = tables.apply(&request.op, &mut rev, &mut changes, &self.compacted);
+                    let outcome =
+                        tables.apply(&request.op, &mut rev, &mut changes, &self.compacted);
                     outcomes.push(outcome);
                 }
                 tables.meta.insert("revision", rev).map_err(internal)?;
@@ -713,7 +716,8 @@ fn read_kv(bytes: &[u8], at: &mut usize) -> KeyValue {
     };
     let key_len = u32_at(bytes, *at);
     *at += 4;
-    let key = String::from_utf8_lossy(bytes.get(*at..*at + key_len).unwrap_or_default()).into_owned();
+    let key =
+        String::from_utf8_lossy(bytes.get(*at..*at + key_len).unwrap_or_default()).into_owned();
     *at += key_len;
     let create_revision = read_i64(bytes, *at);
     let mod_revision = read_i64(bytes, *at + 8);
@@ -739,7 +743,10 @@ fn encode_change(change: &Change) -> Vec<u8> {
             out.push(0);
             push_kv(&mut out, kv);
         }
-        Change::Put { kv, prev: Some(prev) } => {
+        Change::Put {
+            kv,
+            prev: Some(prev),
+        } => {
             out.push(1);
             push_kv(&mut out, kv);
             push_kv(&mut out, prev);

@@ -37,7 +37,10 @@ pub struct KeyValue {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Change {
     /// The key was created or updated; `kv.mod_revision` is the change's revision.
-    Put { kv: KeyValue, prev: Option<KeyValue> },
+    Put {
+        kv: KeyValue,
+        prev: Option<KeyValue>,
+    },
     /// The key was deleted (or expired) at `revision`; `prev` is its last value.
     Delete { prev: KeyValue, revision: Revision },
 }
@@ -146,8 +149,11 @@ pub trait Store: Send + Sync + 'static {
 
     /// Deletes `key` if its revision is still `expected` (0 means any).
     /// Returns the deletion's revision and the last value.
-    async fn delete(&self, key: &str, expected: Revision)
-        -> Result<(Revision, KeyValue), StoreError>;
+    async fn delete(
+        &self,
+        key: &str,
+        expected: Revision,
+    ) -> Result<(Revision, KeyValue), StoreError>;
 
     /// Every change under `prefix` after `revision`, in order. The stream
     /// ends with an error if the watch cannot go on (compaction, shutdown).
