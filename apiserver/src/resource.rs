@@ -160,10 +160,21 @@ pub trait Strategy: Send + Sync {
         vec![AGE_COLUMN]
     }
 
-    /// Cells for `columns()`, in order; AGE cells are the creation timestamp
-    /// rendered by the caller, so a strategy returns `Value::Null` for them.
-    fn cells(&self, _object: &Value) -> Vec<Value> {
-        vec![Value::Null]
+    /// Cells for `columns()`, in order (use [`age_cell`] for AGE).
+    fn cells(&self, object: &Value) -> Vec<Value> {
+        vec![age_cell(object)]
+    }
+
+    /// Turns an object of this version into the form kept in storage. Two
+    /// versions sharing one storage path (core/v1 and events.k8s.io/v1
+    /// Events) convert here; the stored form carries its own apiVersion.
+    fn to_stored(&self, object: Value) -> Value {
+        object
+    }
+
+    /// Turns a stored object into this version's form.
+    fn from_stored(&self, stored: Value) -> Value {
+        stored
     }
 
     /// Field-selector fields beyond metadata.name and metadata.namespace.
@@ -181,3 +192,69 @@ pub trait Strategy: Send + Sync {
 pub struct PlainStrategy;
 
 impl Strategy for PlainStrategy {}
+
+/// The AGE cell: time since `metadata.creationTimestamp`, as kubectl shows it.
+pub fn age_cell(object: &Value) -> Value {
+    let created = object
+        .pointer("/metadata/creationTimestamp")
+        .and_then(Value::as_str)
+        .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok());
+    match created {
+        Some(t) => {
+            let seconds = (chrono::Utc::now() - t.with_timezone(&chrono::Utc)).num_seconds();
+            Value::String(human_duration(seconds))
+        }
+        None => Value::String("<unknown>".into()),
+    }
+}
+
+/// Upstream's `duration.HumanDuration`: two significant units at most.
+pub fn human_duration(seconds: i64) -> String {
+    if seconds < 0 {
+        return "<invalid>".into();
+    }
+    let (s, m, h, d) = (seconds, seconds / 60, seconds / 3600, seconds / 86400);
+    if s < 120 {
+        return format!("{s}s");
+    }
+    if m < 10 {
+        return if s % 60 == 0 {
+            format!("{m}m")
+        } else {
+            format!("{m}m{}s", s % 60)
+        };
+    }
+    if m < 180 {
+        return format!("{m}m");
+    }
+    if h < 8 {
+        return if m % 60 == 0 {
+            format!("{h}h")
+        } else {
+            format!("{h}h{}m", m % 60)
+        };
+    }
+    if h < 48 {
+        return format!("{h}h");
+    }
+    if h < 24 * 8 {
+        return if h % 24 == 0 {
+            format!("{d}d")
+        } else {
+            format!("{d}d{}h", h % 24)
+        };
+    }
+    if h < 24 * 365 * 2 {
+        return format!("{d}d");
+    }
+    let y = d / 365;
+    if h < 24 * 365 * 8 {
+        let rest = d % 365;
+        return if rest == 0 {
+            format!("{y}y")
+        } else {
+            format!("{y}y{rest}d")
+        };
+    }
+    format!("{y}y")
+}
