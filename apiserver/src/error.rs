@@ -29,6 +29,9 @@ pub enum ApiError {
         name: String,
         causes: Vec<FieldError>,
     },
+    /// A JSON patch that cannot be applied to the object (422, as upstream).
+    #[error("{0}")]
+    UnprocessablePatch(String),
     /// The request itself is malformed (body, query, path).
     #[error("{0}")]
     BadRequest(String),
@@ -52,7 +55,7 @@ pub enum ApiError {
     #[error("only the following media types are accepted: {accepted}")]
     NotAcceptable { accepted: String },
     /// The body is larger than the server takes.
-    #[error("the request body is too large ({limit} bytes at most)")]
+    #[error("Request entity too large: limit is {limit}")]
     TooLarge { limit: usize },
     /// A watch or list asked for history that is gone.
     #[error("{0}")]
@@ -109,7 +112,7 @@ impl ApiError {
         match self {
             ApiError::NotFound { .. } | ApiError::UnknownPath => 404,
             ApiError::AlreadyExists { .. } | ApiError::Conflict { .. } => 409,
-            ApiError::Invalid { .. } => 422,
+            ApiError::Invalid { .. } | ApiError::UnprocessablePatch(_) => 422,
             ApiError::BadRequest(_) => 400,
             ApiError::Unauthorized => 401,
             ApiError::Forbidden(_) => 403,
@@ -131,7 +134,7 @@ impl ApiError {
             ApiError::NotFound { .. } | ApiError::UnknownPath => "NotFound",
             ApiError::AlreadyExists { .. } => "AlreadyExists",
             ApiError::Conflict { .. } => "Conflict",
-            ApiError::Invalid { .. } => "Invalid",
+            ApiError::Invalid { .. } | ApiError::UnprocessablePatch(_) => "Invalid",
             ApiError::BadRequest(_) => "BadRequest",
             ApiError::Unauthorized => "Unauthorized",
             ApiError::Forbidden(_) => "Forbidden",

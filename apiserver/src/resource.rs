@@ -182,6 +182,14 @@ pub trait Strategy: Send + Sync {
         Vec::new()
     }
 
+    /// Called before a deletion; returns true when the object must stay,
+    /// marked with a deletionTimestamp, until something finalizes it (a
+    /// Namespace with spec.finalizers). Metadata finalizers are handled
+    /// for every kind by the caller.
+    fn prepare_for_delete(&self, _object: &mut Value) -> bool {
+        false
+    }
+
     /// Objects of this kind expire this long after their last write (events).
     fn ttl(&self) -> Option<Duration> {
         None

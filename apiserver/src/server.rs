@@ -10,8 +10,17 @@ use bytes::Bytes;
 use http_body_util::{combinators::UnsyncBoxBody, BodyExt, Full};
 use serde_json::Value;
 
+use serde_json::json;
+
+use crate::codec;
+use crate::discovery;
 use crate::error::ApiError;
-use crate::storage::Store;
+use crate::handlers::{self, Call, Context, Query};
+use crate::negotiation;
+use crate::registry::Registry;
+use crate::request_info::RequestInfo;
+use crate::storage::{Store, StoreError};
+use crate::{builtin, compaction, namespaces};
 
 /// The response body type every layer uses.
 pub type Body = UnsyncBoxBody<Bytes, std::io::Error>;
@@ -51,8 +60,12 @@ pub fn error_response(error: &ApiError) -> http::Response<Body> {
 #[derive(Clone)]
 pub struct ApiServerConfig {
     pub store: Arc<dyn Store>,
+    /// Storage key prefix (`--etcd-prefix`, `/registry` by default).
+    pub storage_prefix: String,
     /// The range ClusterIPs are allocated from (`--service-cluster-ip-range`).
     pub service_cluster_ip_range: String,
+    /// host:port clients reach this server at, for `/api` discovery.
+    pub advertise_address: String,
 }
 
 /// The core apiserver: the built-in groups over one store.
@@ -62,24 +75,199 @@ pub struct ApiServer {
 }
 
 struct ApiServerInner {
-    #[allow(dead_code, reason = "used as the handlers land")]
-    config: ApiServerConfig,
+    context: Context,
+    advertise_address: String,
 }
 
+/// The namespaces every cluster starts with.
+const SYSTEM_NAMESPACES: &[&str] = &["default", "kube-system", "kube-public", "kube-node-lease"];
+
 impl ApiServer {
+    /// Registers the built-in groups, creates the system namespaces when
+    /// missing, and starts the background controllers.
     pub async fn new(config: ApiServerConfig) -> Result<Self, ApiError> {
-        Ok(ApiServer {
-            inner: Arc::new(ApiServerInner { config }),
-        })
+        let registry = Arc::new(Registry::default());
+        let options = builtin::BuiltinOptions {
+            service_cluster_ip_range: config.service_cluster_ip_range.clone(),
+        };
+        registry.add(builtin::descriptors(&options).map_err(ApiError::BadRequest)?);
+        let context = Context::new(config.store.clone(), registry, config.storage_prefix.clone());
+        let server = ApiServer {
+            inner: Arc::new(ApiServerInner {
+                context,
+                advertise_address: config.advertise_address.clone(),
+            }),
+        };
+        server.ensure_system_namespaces().await?;
+        namespaces::spawn_controller(server.inner.clone_context());
+        compaction::spawn(config.store.clone());
+        Ok(server)
+    }
+
+    async fn ensure_system_namespaces(&self) -> Result<(), ApiError> {
+        let ctx = &self.inner.context;
+        let Some(descriptor) = ctx.registry.snapshot().lookup("", "v1", "namespaces") else {
+            return Ok(());
+        };
+        for name in SYSTEM_NAMESPACES {
+            let key = ctx.key(&descriptor, None, name);
+            if ctx.store.get(&key).await?.is_some() {
+                continue;
+            }
+            let mut namespace = json!({
+                "apiVersion": "v1",
+                "kind": "Namespace",
+                "metadata": {
+                    "name": name,
+                    "uid": uuid::Uuid::new_v4().to_string(),
+                    "creationTimestamp": crate::object::now_timestamp(),
+                },
+            });
+            descriptor.strategy.prepare_for_create(&mut namespace);
+            let bytes = serde_json::to_vec(&namespace).map_err(|e| ApiError::Internal(e.to_string()))?;
+            match ctx.store.create(&key, bytes.into(), None).await {
+                Ok(_) | Err(StoreError::AlreadyExists { .. }) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(())
+    }
+
+    /// The registry, for API groups that plug in at run time.
+    pub fn registry(&self) -> Arc<Registry> {
+        self.inner.context.registry.clone()
     }
 
     /// Serves one request. The caller's [`UserInfo`] is in the request's
     /// extensions.
-    pub async fn handle(
-        &self,
-        request: http::Request<hyper::body::Incoming>,
-    ) -> http::Response<Body> {
-        let _ = (&self.inner, request);
-        error_response(&ApiError::UnknownPath)
+    pub async fn handle(&self, request: http::Request<hyper::body::Incoming>) -> http::Response<Body> {
+        let (parts, body) = request.into_parts();
+        let body = match read_body(body, &parts).await {
+            Ok(b) => b,
+            Err(e) => return error_response(&e),
+        };
+        match self.route(parts, body).await {
+            Ok(response) => response,
+            Err(e) => error_response(&e),
+        }
+    }
+
+    async fn route(&self, parts: http::request::Parts, body: Bytes) -> Result<http::Response<Body>, ApiError> {
+        let path = parts.uri.path().to_string();
+        let query = parts.uri.query().unwrap_or_default().to_string();
+        let header = |name: http::header::HeaderName| {
+            parts.headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_string)
+        };
+        let accept = header(http::header::ACCEPT);
+        match RequestInfo::parse(&parts.method, &path, &query) {
+            RequestInfo::NonResource { path, .. } => self.non_resource(&parts.method, &path, accept.as_deref()),
+            RequestInfo::Resource(request) => {
+                let snapshot = self.inner.context.registry.snapshot();
+                let descriptor = snapshot
+                    .lookup(&request.group, &request.version, &request.resource)
+                    .ok_or(ApiError::UnknownPath)?;
+                let protobuf_ok = codec::protobuf::supports(&descriptor.api_version(), &descriptor.kind);
+                let call = Call {
+                    output: negotiation::output(accept.as_deref(), protobuf_ok)?,
+                    query: Query::parse(&query)?,
+                    descriptor,
+                    request,
+                    content_type: header(http::header::CONTENT_TYPE),
+                    body,
+                    user: parts.extensions.get::<UserInfo>().cloned().unwrap_or_default(),
+                };
+                handlers::serve(&self.inner.context, call).await
+            }
+        }
+    }
+
+    fn non_resource(&self, method: &http::Method, path: &str, accept: Option<&str>) -> Result<http::Response<Body>, ApiError> {
+        if method != http::Method::GET && method != http::Method::HEAD {
+            return Err(ApiError::MethodNotAllowed);
+        }
+        let snapshot = self.inner.context.registry.snapshot();
+        let trimmed = path.trim_end_matches('/');
+        let parts: Vec<&str> = trimmed.trim_start_matches('/').split('/').collect();
+        let value = match parts.as_slice() {
+            ["healthz" | "livez" | "readyz", ..] => return Ok(text_response(200, "ok")),
+            ["version"] => version(),
+            ["api"] if discovery::wants_aggregated(accept) => {
+                return Ok(aggregated_response(&discovery::aggregated(&snapshot, true)))
+            }
+            ["api"] => discovery::legacy_versions(&self.inner.advertise_address),
+            ["apis"] if discovery::wants_aggregated(accept) => {
+                return Ok(aggregated_response(&discovery::aggregated(&snapshot, false)))
+            }
+            ["apis"] => discovery::group_list(&snapshot),
+            ["api", version] => discovery::resource_list(&snapshot, "", version).ok_or(ApiError::UnknownPath)?,
+            ["apis", group] => discovery::group(&snapshot, group).ok_or(ApiError::UnknownPath)?,
+            ["apis", group, version] => discovery::resource_list(&snapshot, group, version).ok_or(ApiError::UnknownPath)?,
+            _ => return Err(ApiError::UnknownPath),
+        };
+        Ok(json_response(200, &value))
+    }
+}
+
+impl ApiServerInner {
+    fn clone_context(self: &Arc<Self>) -> Arc<ApiServerInner> {
+        self.clone()
+    }
+}
+
+impl std::ops::Deref for ApiServerInner {
+    type Target = Context;
+    fn deref(&self) -> &Context {
+        &self.context
+    }
+}
+
+fn text_response(code: u16, text: &'static str) -> http::Response<Body> {
+    http::Response::builder()
+        .status(code)
+        .header(http::header::CONTENT_TYPE, "text/plain; charset=utf-8")
+        .body(full_body(text))
+        .expect("static response parts are valid")
+}
+
+fn aggregated_response(value: &Value) -> http::Response<Body> {
+    let bytes = serde_json::to_vec(value).unwrap_or_default();
+    http::Response::builder()
+        .status(200)
+        .header(http::header::CONTENT_TYPE, discovery::AGGREGATED_V2)
+        .body(full_body(bytes))
+        .expect("static response parts are valid")
+}
+
+/// The Kubernetes version this server implements.
+fn version() -> Value {
+    json!({
+        "major": "1",
+        "minor": "34",
+        "gitVersion": "v1.34.0",
+        "gitCommit": "",
+        "gitTreeState": "clean",
+        "buildDate": "",
+        "goVersion": "",
+        "compiler": "rustc",
+        "platform": format!("{}/{}", std::env::consts::OS, std::env::consts::ARCH),
+    })
+}
+
+/// Reads the whole body, refusing more than upstream's 3 MiB limit.
+async fn read_body(body: hyper::body::Incoming, parts: &http::request::Parts) -> Result<Bytes, ApiError> {
+    let limit = negotiation::MAX_BODY_BYTES;
+    let declared = parts
+        .headers
+        .get(http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|n| n > limit) {
+        return Err(ApiError::TooLarge { limit });
+    }
+    let limited = http_body_util::Limited::new(body, limit);
+    match limited.collect().await {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(ApiError::TooLarge { limit }),
+        Err(e) => Err(ApiError::BadRequest(format!("unable to read the request body: {e}"))),
     }
 }

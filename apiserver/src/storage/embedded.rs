@@ -391,6 +391,12 @@ impl Store for EmbeddedStore {
                         return;
                     }
                 }
+                let batch_end = batch.last().map(Change::revision).unwrap_or(last);
+                if batch_end > last {
+                    // Advisory: dropped when the watcher's queue is full.
+                    last = batch_end;
+                    let _ = tx.try_send(Ok(Change::Progress { revision: batch_end }));
+                }
             }
         });
         Ok(rx)
@@ -434,6 +440,7 @@ fn undo_changes_after(
             Change::Delete { prev, .. } => {
                 state.insert(prev.key.clone(), prev);
             }
+            Change::Progress { .. } => {}
         }
     }
     Ok(())
@@ -750,6 +757,10 @@ fn encode_change(change: &Change) -> Vec<u8> {
             out.push(1);
             push_kv(&mut out, kv);
             push_kv(&mut out, prev);
+        }
+        Change::Progress { revision } => {
+            out.push(3);
+            out.extend_from_slice(&revision.to_le_bytes());
         }
         Change::Delete { prev, revision } => {
             out.push(2);

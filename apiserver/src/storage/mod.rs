@@ -43,20 +43,25 @@ pub enum Change {
     },
     /// The key was deleted (or expired) at `revision`; `prev` is its last value.
     Delete { prev: KeyValue, revision: Revision },
+    /// Nothing under the watched prefix changed up to `revision`. Advisory:
+    /// lets a watcher know it is current without waiting for its next change.
+    Progress { revision: Revision },
 }
 
 impl Change {
     pub fn revision(&self) -> Revision {
         match self {
             Change::Put { kv, .. } => kv.mod_revision,
-            Change::Delete { revision, .. } => *revision,
+            Change::Delete { revision, .. } | Change::Progress { revision } => *revision,
         }
     }
 
+    /// The changed key; empty for progress notices.
     pub fn key(&self) -> &str {
         match self {
             Change::Put { kv, .. } => &kv.key,
             Change::Delete { prev, .. } => &prev.key,
+            Change::Progress { .. } => "",
         }
     }
 }

@@ -1,0 +1,266 @@
+//! Watch streams, served from the watch cache.
+//!
+//! A stream moves through these states:
+//! - `Initial`: sends the current objects as ADDED (when the watch starts
+//!   from "now" or asks for initial events), then, for sendInitialEvents,
+//!   a BOOKMARK marking their end;
+//! - `Replay`: sends cached events after the requested revision;
+//! - `Live`: forwards events as they happen, with periodic bookmarks when
+//!   the client allows them, until the timeout or the client leaves.
+//!
+//! Objects a selector stops matching are sent as DELETED, ones it starts
+//! matching as ADDED, as upstream does.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures::StreamExt;
+use http_body_util::StreamBody;
+use hyper::body::Frame;
+use serde_json::{json, Value};
+use tokio::sync::{broadcast, mpsc};
+
+use super::read::selected;
+use super::respond::{self, internal};
+use super::{Call, Context};
+use crate::codec::protobuf;
+use crate::error::ApiError;
+use crate::negotiation::Output;
+use crate::server::Body;
+use crate::watch_cache::{CacheEvent, CachedObject, EventType};
+
+/// How often an idle watch that allows bookmarks gets one.
+const BOOKMARK_INTERVAL: Duration = Duration::from_secs(15);
+/// Frames buffered towards one client before its writer waits.
+const CLIENT_BUFFER: usize = 256;
+
+pub async fn watch(ctx: &Context, call: &Call) -> Result<http::Response<Body>, ApiError> {
+    let descriptor = call.descriptor.clone();
+    let cache = ctx.cache(&descriptor);
+    let prefix = ctx.collection_prefix(&descriptor, call.namespace());
+    let revision = call.query.revision()?;
+    let send_initial = call.query.send_initial_events.unwrap_or(false);
+    if send_initial && !call.query.allow_watch_bookmarks {
+        return Err(ApiError::invalid(
+            "ListOptions.meta.k8s.io",
+            "",
+            vec![crate::validation::FieldError::forbidden(
+                "allowWatchBookmarks",
+                "allowWatchBookmarks must be set to true when sendInitialEvents is set",
+            )],
+        ));
+    }
+    // "" and "0" start from the current state; a revision resumes after it.
+    let (initial, subscription) = match revision {
+        Some(rv) if rv > 0 && !send_initial => {
+            if let Err(e) = cache.wait_for(rv, Duration::from_secs(3)).await {
+                return Err(e.into());
+            }
+            match cache.watch(rv) {
+                Ok(sub) => (Vec::new(), sub),
+                Err(e) => return Ok(error_stream(call, ApiError::from(e))),
+            }
+        }
+        _ => {
+            if revision.is_none() {
+                let _ = cache.catch_up(ctx.store.as_ref()).await;
+            }
+            cache.snapshot_and_watch(&prefix)
+        }
+    };
+    let (tx, rx) = mpsc::channel::<Result<Frame<Bytes>, std::io::Error>>(CLIENT_BUFFER);
+    let writer = Writer {
+        call: Call {
+            descriptor,
+            request: call.request.clone(),
+            query: call.query.clone(),
+            output: call.output,
+            content_type: None,
+            body: Bytes::new(),
+            user: call.user.clone(),
+        },
+        prefix,
+        tx,
+        sent_columns: false,
+    };
+    let timeout = call.query.timeout_seconds.map(Duration::from_secs);
+    tokio::spawn(writer.run(initial, subscription, send_initial, timeout));
+    let body = StreamBody::new(tokio_stream_from(rx));
+    let content_type = match call.output {
+        Output::Protobuf => format!("{};stream=watch", protobuf::MEDIA_TYPE),
+        _ => "application/json".to_string(),
+    };
+    Ok(http::Response::builder()
+        .status(200)
+        .header(http::header::CONTENT_TYPE, content_type)
+        .header("transfer-encoding", "chunked")
+        .body(http_body_util::BodyExt::boxed_unsync(body))
+        .map_err(internal)?)
+}
+
+fn tokio_stream_from(
+    mut rx: mpsc::Receiver<Result<Frame<Bytes>, std::io::Error>>,
+) -> impl futures::Stream<Item = Result<Frame<Bytes>, std::io::Error>> {
+    futures::stream::poll_fn(move |cx| rx.poll_recv(cx)).boxed()
+}
+
+/// A watch that fails before it starts still answers 200 with one ERROR
+/// event, as upstream does for a too-old resourceVersion.
+fn error_stream(call: &Call, error: ApiError) -> http::Response<Body> {
+    let frame = json!({ "type": "ERROR", "object": error.to_status() });
+    let mut bytes = serde_json::to_vec(&frame).unwrap_or_default();
+    bytes.push(b'\n');
+    let _ = call;
+    http::Response::builder()
+        .status(200)
+        .header(http::header::CONTENT_TYPE, "application/json")
+        .body(crate::server::full_body(bytes))
+        .expect("static response parts are valid")
+}
+
+struct Writer {
+    call: Call,
+    prefix: String,
+    tx: mpsc::Sender<Result<Frame<Bytes>, std::io::Error>>,
+    sent_columns: bool,
+}
+
+impl Writer {
+    async fn run(
+        mut self,
+        initial: Vec<Arc<CachedObject>>,
+        mut subscription: crate::watch_cache::Subscription,
+        send_initial: bool,
+        timeout: Option<Duration>,
+    ) {
+        let deadline = timeout.map(|t| tokio::time::Instant::now() + t);
+        // Initial
+        for item in &initial {
+            if !self.matches(item) {
+                continue;
+            }
+            if self.send_object(EventType::Added, item).await.is_err() {
+                return;
+            }
+        }
+        let mut last_revision = subscription.revision;
+        if send_initial && self.send_bookmark(last_revision, true).await.is_err() {
+            return;
+        }
+        // Replay
+        for event in std::mem::take(&mut subscription.replay) {
+            last_revision = event.revision;
+            if self.send_event(&event).await.is_err() {
+                return;
+            }
+        }
+        // Live
+        let mut bookmarks = tokio::time::interval(BOOKMARK_INTERVAL);
+        bookmarks.tick().await;
+        loop {
+            let sleep_until = deadline.unwrap_or_else(|| tokio::time::Instant::now() + Duration::from_secs(3600 * 24));
+            tokio::select! {
+                received = subscription.live.recv() => match received {
+                    Ok(event) => {
+                        if event.revision <= last_revision {
+                            continue;
+                        }
+                        last_revision = event.revision;
+                        if self.send_event(&event).await.is_err() {
+                            return;
+                        }
+                    }
+                    Err(broadcast::error::RecvError::Lagged(_)) => {
+                        let gone = ApiError::Gone(format!("too old resource version: {last_revision}: the watcher fell behind"));
+                        let _ = self.send_frame("ERROR", &gone.to_status()).await;
+                        return;
+                    }
+                    Err(broadcast::error::RecvError::Closed) => return,
+                },
+                _ = bookmarks.tick() => {
+                    if self.call.query.allow_watch_bookmarks && self.send_bookmark(last_revision, false).await.is_err() {
+                        return;
+                    }
+                }
+                _ = tokio::time::sleep_until(sleep_until) => return,
+                _ = self.tx.closed() => return,
+            }
+        }
+    }
+
+    fn matches(&self, item: &CachedObject) -> bool {
+        item.key.starts_with(&self.prefix) && selected(&self.call, item).unwrap_or(false)
+    }
+
+    async fn send_event(&mut self, event: &CacheEvent) -> Result<(), ()> {
+        let now = self.matches(&event.object);
+        let before = event.prev.as_ref().is_some_and(|p| self.matches(p));
+        let kind = match (event.kind, before, now) {
+            (EventType::Deleted, _, true) => EventType::Deleted,
+            (EventType::Modified, true, true) => EventType::Modified,
+            (EventType::Modified, false, true) => EventType::Added,
+            (EventType::Modified, true, false) => EventType::Deleted,
+            (EventType::Added, _, true) => EventType::Added,
+            _ => return Ok(()),
+        };
+        self.send_object(kind, &event.object).await
+    }
+
+    async fn send_object(&mut self, kind: EventType, item: &CachedObject) -> Result<(), ()> {
+        let descriptor = self.call.descriptor.clone();
+        let object = match self.call.output {
+            Output::Table => {
+                let value = respond::client_value(&descriptor, item).map_err(|_| ())?;
+                let with_columns = !self.sent_columns;
+                self.sent_columns = true;
+                respond::table(&descriptor, &self.call.query.include_object, &[value], json!({}), with_columns)
+            }
+            Output::PartialMetadata => {
+                respond::partial_metadata(&item.value().map_err(|_| ())?)
+            }
+            Output::Json => {
+                // Fast path: splice the cached bytes into the frame.
+                let bytes = respond::object_bytes(&descriptor, item).map_err(|_| ())?;
+                let mut frame = Vec::with_capacity(bytes.len() + 32);
+                frame.extend_from_slice(b"{\"type\":\"");
+                frame.extend_from_slice(kind.as_str().as_bytes());
+                frame.extend_from_slice(b"\",\"object\":");
+                frame.extend_from_slice(&bytes);
+                frame.extend_from_slice(b"}\n");
+                return self.push(Bytes::from(frame)).await;
+            }
+            _ => respond::client_value(&descriptor, item).map_err(|_| ())?,
+        };
+        self.send_frame(kind.as_str(), &object).await
+    }
+
+    async fn send_bookmark(&mut self, revision: i64, initial_end: bool) -> Result<(), ()> {
+        let mut metadata = json!({ "resourceVersion": revision.to_string() });
+        if initial_end {
+            metadata["annotations"] = json!({ "k8s.io/initial-events-end": "true" });
+        }
+        let object = json!({
+            "kind": self.call.descriptor.kind,
+            "apiVersion": self.call.descriptor.api_version(),
+            "metadata": metadata,
+        });
+        self.send_frame("BOOKMARK", &object).await
+    }
+
+    async fn send_frame(&mut self, kind: &str, object: &Value) -> Result<(), ()> {
+        let bytes = match self.call.output {
+            Output::Protobuf => protobuf::encode_watch_event(kind, object).map_err(|_| ())?,
+            Output::Yaml | Output::Json | Output::Table | Output::PartialMetadata => {
+                let mut v = serde_json::to_vec(&json!({ "type": kind, "object": object })).map_err(|_| ())?;
+                v.push(b'\n');
+                v
+            }
+        };
+        self.push(Bytes::from(bytes)).await
+    }
+
+    async fn push(&mut self, bytes: Bytes) -> Result<(), ()> {
+        self.tx.send(Ok(Frame::data(bytes))).await.map_err(|_| ())
+    }
+}

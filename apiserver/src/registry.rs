@@ -1,0 +1,162 @@
+//! The runtime registry of served resources. Groups and resources come and
+//! go while the server runs (CRDs, APIServices), so routing is a lookup in
+//! the current snapshot, never a static route table. Readers take an `Arc`
+//! snapshot and never wait for writers.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, RwLock};
+
+use crate::resource::ResourceDescriptor;
+
+/// One immutable view of everything served.
+#[derive(Default)]
+pub struct RegistrySnapshot {
+    /// (group, version, plural) -> resource.
+    resources: BTreeMap<(String, String, String), Arc<ResourceDescriptor>>,
+    /// Groups in the order discovery lists them (first registered first).
+    group_order: Vec<String>,
+}
+
+impl RegistrySnapshot {
+    pub fn lookup(&self, group: &str, version: &str, plural: &str) -> Option<Arc<ResourceDescriptor>> {
+        self.resources
+            .get(&(group.to_string(), version.to_string(), plural.to_string()))
+            .cloned()
+    }
+
+    /// Every resource, in group order then version then plural.
+    pub fn resources(&self) -> Vec<Arc<ResourceDescriptor>> {
+        let mut out = Vec::new();
+        for group in &self.group_order {
+            out.extend(
+                self.resources
+                    .values()
+                    .filter(|r| &r.group == group)
+                    .cloned(),
+            );
+        }
+        out
+    }
+
+    /// Groups with their versions, in discovery order. Versions keep the
+    /// order their resources were registered in (preferred first).
+    pub fn groups(&self) -> Vec<(String, Vec<String>)> {
+        self.group_order
+            .iter()
+            .map(|g| {
+                let mut versions: Vec<String> = Vec::new();
+                for r in self.resources.values().filter(|r| &r.group == g) {
+                    if !versions.contains(&r.version) {
+                        versions.push(r.version.clone());
+                    }
+                }
+                versions.sort_by_key(|v| std::cmp::Reverse(version_priority(v)));
+                (g.clone(), versions)
+            })
+            .collect()
+    }
+
+    pub fn resources_in(&self, group: &str, version: &str) -> Vec<Arc<ResourceDescriptor>> {
+        self.resources
+            .values()
+            .filter(|r| r.group == group && r.version == version)
+            .cloned()
+            .collect()
+    }
+
+    pub fn has_group_version(&self, group: &str, version: &str) -> bool {
+        self.resources
+            .values()
+            .any(|r| r.group == group && r.version == version)
+    }
+
+    /// Finds a resource by kind within a group/version (for bodies whose
+    /// URL names a different resource).
+    pub fn by_kind(&self, group: &str, version: &str, kind: &str) -> Option<Arc<ResourceDescriptor>> {
+        self.resources
+            .values()
+            .find(|r| r.group == group && r.version == version && r.kind == kind)
+            .cloned()
+    }
+}
+
+/// Upstream's version ordering: GA over beta over alpha, higher numbers first.
+pub fn version_priority(version: &str) -> (u8, u32, u32) {
+    let Some(rest) = version.strip_prefix('v') else {
+        return (0, 0, 0);
+    };
+    let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+    let major = digits.parse().unwrap_or(0);
+    let tail = &rest[digits.len()..];
+    let (level, minor) = if tail.is_empty() {
+        (3, 0)
+    } else if let Some(n) = tail.strip_prefix("beta") {
+        (2, n.parse().unwrap_or(0))
+    } else if let Some(n) = tail.strip_prefix("alpha") {
+        (1, n.parse().unwrap_or(0))
+    } else {
+        (0, 0)
+    };
+    (level, major, minor)
+}
+
+/// The shared, changeable registry.
+#[derive(Default)]
+pub struct Registry {
+    current: RwLock<Arc<RegistrySnapshot>>,
+}
+
+impl Registry {
+    pub fn snapshot(&self) -> Arc<RegistrySnapshot> {
+        self.current
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Adds or replaces resources (copy-on-write; in-flight requests keep
+    /// the snapshot they started with).
+    pub fn add(&self, descriptors: impl IntoIterator<Item = ResourceDescriptor>) {
+        let mut guard = self.current.write().unwrap_or_else(|p| p.into_inner());
+        let mut next = RegistrySnapshot {
+            resources: guard.resources.clone(),
+            group_order: guard.group_order.clone(),
+        };
+        for d in descriptors {
+            if !next.group_order.contains(&d.group) {
+                next.group_order.push(d.group.clone());
+            }
+            next.resources.insert(
+                (d.group.clone(), d.version.clone(), d.plural.clone()),
+                Arc::new(d),
+            );
+        }
+        *guard = Arc::new(next);
+    }
+
+    /// Removes one resource; a group with nothing left leaves discovery.
+    pub fn remove(&self, group: &str, version: &str, plural: &str) {
+        let mut guard = self.current.write().unwrap_or_else(|p| p.into_inner());
+        let mut next = RegistrySnapshot {
+            resources: guard.resources.clone(),
+            group_order: guard.group_order.clone(),
+        };
+        next.resources
+            .remove(&(group.to_string(), version.to_string(), plural.to_string()));
+        let remaining: Vec<String> = next.resources.values().map(|r| r.group.clone()).collect();
+        next.group_order.retain(|g| remaining.contains(g));
+        *guard = Arc::new(next);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versions_order_ga_first() {
+        let mut v = vec!["v1beta1", "v2", "v1", "v1alpha1", "v2beta2"];
+        v.sort_by_key(|v| std::cmp::Reverse(version_priority(v)));
+        assert_eq!(v, ["v2", "v1", "v2beta2", "v1beta1", "v1alpha1"]);
+    }
+}
