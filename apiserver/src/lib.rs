@@ -24,3 +24,4 @@ pub mod discovery;
 pub mod builtin;
 pub mod compaction;
 pub mod namespaces;
+pub mod reviews;

@@ -190,6 +190,13 @@ pub trait Strategy: Send + Sync {
         false
     }
 
+    /// For kinds that are computed, not stored (SelfSubjectReview, access
+    /// reviews): the response to a create, given the caller. `None` (the
+    /// default) means the kind is stored as usual.
+    fn review(&self, _object: &Value, _user: &crate::server::UserInfo) -> Option<Value> {
+        None
+    }
+
     /// Objects of this kind expire this long after their last write (events).
     fn ttl(&self) -> Option<Duration> {
         None

@@ -20,7 +20,7 @@ use crate::negotiation;
 use crate::registry::Registry;
 use crate::request_info::RequestInfo;
 use crate::storage::{Store, StoreError};
-use crate::{builtin, compaction, namespaces};
+use crate::{builtin, compaction, namespaces, reviews};
 
 /// The response body type every layer uses.
 pub type Body = UnsyncBoxBody<Bytes, std::io::Error>;
@@ -91,6 +91,7 @@ impl ApiServer {
             service_cluster_ip_range: config.service_cluster_ip_range.clone(),
         };
         registry.add(builtin::descriptors(&options).map_err(ApiError::BadRequest)?);
+        registry.add(reviews::descriptors());
         let context = Context::new(config.store.clone(), registry, config.storage_prefix.clone());
         let server = ApiServer {
             inner: Arc::new(ApiServerInner {

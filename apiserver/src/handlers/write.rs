@@ -190,6 +190,9 @@ pub async fn create(ctx: &Context, call: &Call) -> Result<http::Response<super::
     let descriptor = &call.descriptor;
     let mut object = call.decode_body()?;
     check_type(descriptor, &mut object)?;
+    if let Some(answer) = descriptor.strategy.review(&object, &call.user) {
+        return respond::object(call, 201, &answer);
+    }
     match (call.namespace(), object::namespace(&object)) {
         (Some(url), body) if !body.is_empty() && body != url => {
             return Err(ApiError::BadRequest(
