@@ -1,0 +1,64 @@
+//! Raw etcd put throughput, the baseline for creates on the etcd backend:
+//! one `Put` per operation through etcd-client (the crate the storage code
+//! uses), values of the same size as the ConfigMaps.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use etcd_client::{Client, DeleteOptions};
+
+use crate::error::BenchError;
+use crate::loopback;
+use crate::phase::{self, Bounds};
+use crate::report::Report;
+
+#[derive(Debug, Clone)]
+pub struct EtcdOptions {
+    pub endpoints: Vec<String>,
+    pub concurrency: Vec<usize>,
+    pub puts: usize,
+    pub value_bytes: usize,
+    pub max_seconds: u64,
+}
+
+pub async fn run(options: EtcdOptions) -> Result<Report, BenchError> {
+    for endpoint in &options.endpoints {
+        loopback::host_port(endpoint, "http", 2379)?;
+    }
+    let client = Client::connect(&options.endpoints, None).await?;
+    let prefix = format!("/bench-puts/{}/", std::process::id());
+    let value: Arc<Vec<u8>> = Arc::new(vec![b'x'; options.value_bytes]);
+    let mut report = Report::new("etcd puts");
+    for &concurrency in &options.concurrency {
+        let bounds = Bounds {
+            count: options.puts,
+            max_time: Duration::from_secs(options.max_seconds),
+        };
+        let kv = client.kv_client();
+        let keys = format!("{prefix}c{concurrency}/");
+        let value = value.clone();
+        let outcome = phase::run(concurrency, bounds, move |index| {
+            let mut kv = kv.clone();
+            let key = format!("{keys}{index:06}");
+            let value = value.clone();
+            async move {
+                kv.put(key, value.as_slice(), None)
+                    .await
+                    .map(drop)
+                    .map_err(|error| error.to_string())
+            }
+        })
+        .await;
+        report.rows.push(outcome.into_row("put", concurrency));
+    }
+    client
+        .kv_client()
+        .delete(prefix.as_str(), Some(DeleteOptions::new().with_prefix()))
+        .await?;
+    report.notes.push(format!(
+        "{} puts of {} value bytes per concurrency under {prefix} (deleted); compare \
+         `crud` creates on the etcd backend: the target is >= 80% of these ops/s",
+        options.puts, options.value_bytes
+    ));
+    Ok(report)
+}
