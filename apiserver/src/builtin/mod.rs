@@ -1,7 +1,7 @@
 //! Temporary: configmaps and namespaces only, until the built-in kinds land.
 use std::sync::Arc;
 
-use crate::resource::{ResourceDescriptor, PlainStrategy, ALL_VERBS};
+use crate::resource::{PlainStrategy, ResourceDescriptor, ALL_VERBS};
 
 pub struct BuiltinOptions {
     pub service_cluster_ip_range: String,
@@ -25,5 +25,8 @@ fn plain(group: &str, kind: &str, plural: &str, namespaced: bool) -> ResourceDes
 }
 
 pub fn descriptors(_options: &BuiltinOptions) -> Result<Vec<ResourceDescriptor>, String> {
-    Ok(vec![plain("", "Namespace", "namespaces", false), plain("", "ConfigMap", "configmaps", true)])
+    Ok(vec![
+        plain("", "Namespace", "namespaces", false),
+        plain("", "ConfigMap", "configmaps", true),
+    ])
 }

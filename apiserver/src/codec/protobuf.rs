@@ -17,7 +17,10 @@ pub fn encode(_object: &serde_json::Value) -> Result<Vec<u8>, ProtobufError> {
     Err(ProtobufError::Unsupported)
 }
 
-pub fn encode_watch_event(_event_type: &str, _object: &serde_json::Value) -> Result<Vec<u8>, ProtobufError> {
+pub fn encode_watch_event(
+    _event_type: &str,
+    _object: &serde_json::Value,
+) -> Result<Vec<u8>, ProtobufError> {
     Err(ProtobufError::Unsupported)
 }
 

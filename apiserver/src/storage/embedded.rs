@@ -395,7 +395,9 @@ impl Store for EmbeddedStore {
                 if batch_end > last {
                     // Advisory: dropped when the watcher's queue is full.
                     last = batch_end;
-                    let _ = tx.try_send(Ok(Change::Progress { revision: batch_end }));
+                    let _ = tx.try_send(Ok(Change::Progress {
+                        revision: batch_end,
+                    }));
                 }
             }
         });
