@@ -25,3 +25,4 @@ pub mod server;
 pub mod storage;
 pub mod validation;
 pub mod watch_cache;
+pub mod pruning;
