@@ -7,6 +7,7 @@
 //! into the registry from the crates above, like any other API group.
 
 pub mod error;
+pub mod openapi;
 pub mod resource;
 pub mod server;
 pub mod storage;
