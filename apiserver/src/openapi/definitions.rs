@@ -169,7 +169,10 @@ impl Definitions {
                     "oneOf": [{ "type": "string" }, { "type": "number" }],
                 });
             }
-            _ => rewrite_refs(&mut schema, V3_PREFIX),
+            _ => {
+                rewrite_refs(&mut schema, V3_PREFIX);
+                wrap_refs_with_siblings(&mut schema);
+            }
         }
         Some(schema)
     }
@@ -282,6 +285,28 @@ pub(super) fn rewrite_refs(value: &mut Value, prefix: &str) {
             }
         }
         Value::Array(items) => items.iter_mut().for_each(|item| rewrite_refs(item, prefix)),
+        _ => {}
+    }
+}
+
+/// OpenAPI 3.0 ignores everything beside a `$ref`, so upstream moves such a
+/// reference into a one-element `allOf` and keeps the field's own description
+/// beside it. kubectl explain relies on that: it prints the field's
+/// description and the referenced type's name (`<MicroTime>`), where a bare
+/// `$ref` would show only the referenced schema.
+fn wrap_refs_with_siblings(value: &mut Value) {
+    match value {
+        Value::Object(object) => {
+            // A property named `$ref` (JSONSchemaProps has one) holds a
+            // schema, not a string, and stays where it is.
+            if object.len() > 1 && object.get("$ref").is_some_and(Value::is_string) {
+                if let Some(target) = object.remove("$ref") {
+                    object.insert("allOf".into(), json!([{ "$ref": target }]));
+                }
+            }
+            object.values_mut().for_each(wrap_refs_with_siblings);
+        }
+        Value::Array(items) => items.iter_mut().for_each(wrap_refs_with_siblings),
         _ => {}
     }
 }

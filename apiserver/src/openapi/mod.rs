@@ -26,7 +26,7 @@ struct ServedKind {
     definition: String,
     list_definition: String,
     /// Whether the schema comes from k8s-openapi (and the kind has the
-    /// built-in encodings: protobuf, strategic merge patch).
+    /// protobuf encoding).
     is_builtin: bool,
 }
 

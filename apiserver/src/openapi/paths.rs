@@ -551,19 +551,20 @@ fn response_media_types(is_builtin: bool, is_streaming: bool) -> Vec<&'static st
     types
 }
 
-/// The patch formats accepted; strategic merge needs Go struct tags and is
-/// not offered for custom resources upstream.
-fn patch_media_types(is_builtin: bool) -> Vec<&'static str> {
-    let mut types = vec![
-        "application/apply-patch+yaml",
-        "application/json-patch+json",
-        "application/merge-patch+json",
-    ];
-    if is_builtin {
-        types.push("application/strategic-merge-patch+json");
-    }
-    types
-}
+/// The patch formats published for PATCH operations.
+///
+/// Strategic merge patch is accepted for built-in kinds but deliberately not
+/// listed. When a document lists it, `kubectl apply` computes the patch from
+/// the schema's `x-kubernetes-patch-strategy` and `-patch-merge-key`
+/// extensions, which k8s-openapi's schemas do not carry; every list would
+/// then be replaced whole (dropping list items other actors added). Unlisted,
+/// kubectl builds the same patch from its compiled-in types, exactly as
+/// against upstream. Custom resources never take it, upstream or here.
+const PATCH_MEDIA_TYPES: &[&str] = &[
+    "application/apply-patch+yaml",
+    "application/json-patch+json",
+    "application/merge-patch+json",
+];
 
 fn status_description(code: u16) -> &'static str {
     match code {
@@ -645,7 +646,7 @@ fn v2_operation(item: &PathItem, op: &Operation, tag: &str) -> Value {
         );
     }
     let consumes = match op.body {
-        Body::Patch => patch_media_types(item.is_builtin),
+        Body::Patch => PATCH_MEDIA_TYPES.to_vec(),
         _ => vec!["*/*"],
     };
     let responses: Map<String, Value> = op
@@ -752,7 +753,7 @@ fn v3_operation(item: &PathItem, op: &Operation, tag: &str) -> Value {
     let request_body = match &op.body {
         Body::None => None,
         Body::Object(definition) => Some((vec!["*/*"], definition.as_str(), true)),
-        Body::Patch => Some((patch_media_types(item.is_builtin), PATCH, true)),
+        Body::Patch => Some((PATCH_MEDIA_TYPES.to_vec(), PATCH, true)),
         Body::DeleteOptions => Some((vec!["*/*"], DELETE_OPTIONS, false)),
     };
     if let Some((media_types, definition, required)) = request_body {

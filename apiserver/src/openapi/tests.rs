@@ -154,11 +154,11 @@ fn deployment_spec_has_strategy() {
     let document = v3(&openapi, "apis/apps/v1");
     let schemas = &document["components"]["schemas"];
     assert_eq!(
-        schemas["io.k8s.api.apps.v1.Deployment"]["properties"]["spec"]["$ref"],
+        schemas["io.k8s.api.apps.v1.Deployment"]["properties"]["spec"]["allOf"][0]["$ref"],
         "#/components/schemas/io.k8s.api.apps.v1.DeploymentSpec"
     );
     assert_eq!(
-        schemas["io.k8s.api.apps.v1.DeploymentSpec"]["properties"]["strategy"]["$ref"],
+        schemas["io.k8s.api.apps.v1.DeploymentSpec"]["properties"]["strategy"]["allOf"][0]["$ref"],
         "#/components/schemas/io.k8s.api.apps.v1.DeploymentStrategy"
     );
     assert!(
@@ -257,7 +257,9 @@ fn configmap_paths_follow_upstream() {
         "replaceCoreV1NamespacedConfigMap"
     );
     assert_eq!(item["patch"]["x-kubernetes-action"], "patch");
-    assert!(item["patch"]["requestBody"]["content"]["application/apply-patch+yaml"].is_object());
+    let patch_types = &item["patch"]["requestBody"]["content"];
+    assert!(patch_types["application/apply-patch+yaml"].is_object());
+    assert!(patch_types["application/strategic-merge-patch+json"].is_null());
     assert!(paths["/api/v1/configmaps"]["get"].is_object());
     assert!(paths["/api/v1/namespaces/{name}/status"]["patch"].is_object());
     assert!(paths["/api/v1/namespaces/{namespace}/pods/{name}/status"]["put"].is_object());
@@ -311,7 +313,7 @@ fn unknown_kinds_get_a_permissive_schema_and_extra_kinds_their_own() {
     let widget = &document["components"]["schemas"]["com.example.v1.Widget"];
     assert_eq!(widget["x-kubernetes-preserve-unknown-fields"], true);
     assert_eq!(
-        widget["properties"]["metadata"]["$ref"],
+        widget["properties"]["metadata"]["allOf"][0]["$ref"],
         "#/components/schemas/io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"
     );
 
