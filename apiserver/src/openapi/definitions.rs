@@ -77,8 +77,9 @@ impl Definitions {
         self.schemas.insert(name, schema);
     }
 
-    /// k8s-openapi lists `metadata` as required on every kind because its Rust
-    /// field is not optional; upstream requires it only on the two Event kinds.
+    /// k8s-openapi lists `metadata` as required on every kind (and on Status)
+    /// because its Rust field is not optional; upstream requires it only on
+    /// the two Event kinds.
     /// Left in, `kubectl explain` would mark metadata `-required-` everywhere.
     pub(super) fn relax_required_metadata(&mut self, name: &str) {
         const UPSTREAM_REQUIRES_METADATA: &[&str] =

@@ -161,6 +161,7 @@ fn collect_definitions(
     }
 
     let mut definitions = Definitions::from_generator(generator);
+    definitions.relax_required_metadata(builtin::STATUS);
     let mut kinds = Vec::new();
     for (resource, name) in builtin_kinds {
         definitions.relax_required_metadata(&name);

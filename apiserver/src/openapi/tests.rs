@@ -109,6 +109,48 @@ fn every_ref_resolves_in_v2_and_in_each_v3_document() {
     }
 }
 
+/// Every kind the built-in table names yields a complete document, so
+/// adding a resource never publishes a dangling reference.
+#[test]
+fn every_known_kind_publishes_a_self_contained_document() {
+    let resources: Vec<ResourceDescriptor> = super::builtin::KNOWN_KINDS
+        .iter()
+        .map(|(group, version, kind)| {
+            let plural = format!("{}s", kind.to_lowercase());
+            descriptor(group, version, kind, &plural, true)
+        })
+        .collect();
+    let openapi = OpenApi::build(&resources);
+    let v2 = parse(openapi.v2());
+    let definitions = v2["definitions"].as_object().expect("definitions");
+    for (group, version, kind) in super::builtin::KNOWN_KINDS {
+        let tag = json!({ "group": group, "version": version, "kind": kind });
+        let schema = definitions.values().find(|schema| {
+            schema["x-kubernetes-group-version-kind"]
+                .as_array()
+                .is_some_and(|tags| tags.contains(&tag))
+        });
+        let schema = schema.unwrap_or_else(|| panic!("{group}/{version} {kind} has no schema"));
+        assert!(
+            schema.get("x-kubernetes-preserve-unknown-fields").is_none(),
+            "{kind} fell back to the permissive schema"
+        );
+    }
+    assert_eq!(
+        dangling_refs(&v2, &v2["definitions"], "#/definitions/"),
+        BTreeSet::new()
+    );
+    for path in group_version_paths(&openapi) {
+        let document = v3(&openapi, &path);
+        let schemas = &document["components"]["schemas"];
+        assert_eq!(
+            dangling_refs(&document, schemas, "#/components/schemas/"),
+            BTreeSet::new(),
+            "in {path}"
+        );
+    }
+}
+
 #[test]
 fn index_lists_each_group_version_with_its_hash() {
     let openapi = OpenApi::build(&served());
