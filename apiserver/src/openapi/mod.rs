@@ -9,6 +9,7 @@
 
 mod builtin;
 mod definitions;
+mod operations;
 mod paths;
 
 use std::collections::BTreeMap;
@@ -85,7 +86,7 @@ impl OpenApi {
         let mut v3 = BTreeMap::new();
         let mut v2_paths = Map::new();
         for ((group, version), kinds) in &by_group_version {
-            let path = paths::group_version_prefix(group, version)[1..].to_owned();
+            let path = operations::group_version_prefix(group, version)[1..].to_owned();
             let document = v3_document(&definitions, group, version, kinds);
             v3.insert(path, Document::new(&document));
             paths::v2_paths(group, version, kinds, &mut v2_paths);
