@@ -101,7 +101,7 @@ impl OpenApi {
             .collect();
         let v2 = json!({
             "swagger": "2.0",
-            "info": { "title": "Kubernetes", "version": "v1.32.0" },
+            "info": info(),
             "paths": v2_paths,
             "definitions": definitions.v2_schemas(),
         });
@@ -207,6 +207,12 @@ fn collect_definitions(
     (definitions, kinds)
 }
 
+/// The documents' `info`, as upstream's group/version documents give it
+/// (the server's version is /version's to tell).
+fn info() -> Value {
+    json!({ "title": "Kubernetes", "version": "unversioned" })
+}
+
 fn served_kind(resource: &ResourceDescriptor, definition: String, is_builtin: bool) -> ServedKind {
     ServedKind {
         descriptor: resource.clone(),
@@ -249,7 +255,7 @@ fn v3_document(
     let names = definitions.closure(roots.iter().map(String::as_str));
     json!({
         "openapi": "3.0.0",
-        "info": { "title": "Kubernetes", "version": "v1.32.0" },
+        "info": info(),
         "paths": paths,
         "components": { "schemas": definitions.v3_schemas(&names) },
     })
