@@ -128,7 +128,11 @@ impl OpenApi {
         self.v3.get(path).map(|document| document.hash.as_str())
     }
 
-    /// `/openapi/v2` as JSON.
+    /// `/openapi/v2` as JSON. kubectl 1.32 asks for this document only as
+    /// protobuf (`application/com.github.proto-openapi.spec.v2@v1.0+protobuf`),
+    /// which is not built: answer such a request 406. kubectl then uses the
+    /// v3 documents or its compiled-in types everywhere except
+    /// `kubectl explain --output plaintext-openapiv2`.
     pub fn v2(&self) -> Bytes {
         self.v2.clone()
     }
