@@ -18,6 +18,7 @@ pub mod object;
 pub mod patch;
 pub mod registry;
 pub mod request_info;
+pub mod openapi;
 pub mod resource;
 pub mod reviews;
 pub mod selectors;
