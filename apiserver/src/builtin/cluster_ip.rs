@@ -5,11 +5,8 @@
 //! of the range so the lower band stays free for Services that ask for a
 //! fixed address (upstream reserves 1/16 of the range, 16 to 256 addresses).
 //!
-//! The set of taken addresses lives in memory. The Service strategy records
-//! every address it sees in storage (`from_stored`), so after a restart the
-//! set fills up again as Services are read; see the note on
-//! `ServiceStrategy` for what the generic layer must still provide (release
-//! on delete).
+//! The set of taken addresses lives in memory; the Service strategy fills
+//! it (see `ServiceStrategy` for how it survives restarts and deletes).
 
 use std::collections::hash_map::RandomState;
 use std::collections::HashMap;
@@ -147,6 +144,16 @@ impl Allocator {
         }
     }
 
+    /// Frees `ip` if `owner` holds it.
+    pub fn release(&self, ip: IpAddr, owner: &str) {
+        if let Some(offset) = self.offset(ip) {
+            let mut taken = self.lock();
+            if taken.get(&offset).is_some_and(|holder| holder == owner) {
+                taken.remove(&offset);
+            }
+        }
+    }
+
     /// A free address for `owner`, chosen at random from the upper band
     /// first; None when the range is full.
     pub fn allocate(&self, owner: &str) -> Option<IpAddr> {
@@ -209,6 +216,10 @@ mod tests {
         assert_eq!(a.reserve(ip, "default/other"), Err(Refusal::Taken));
         assert_eq!(a.check(ip, "default/other"), Err(Refusal::Taken));
         assert_eq!(a.check(ip, "kube-system/dns"), Ok(()));
+        a.release(ip, "default/other");
+        assert_eq!(a.check(ip, "default/other"), Err(Refusal::Taken));
+        a.release(ip, "kube-system/dns");
+        assert_eq!(a.check(ip, "default/other"), Ok(()));
         let outside: IpAddr = "192.168.0.1".parse().expect("ip");
         assert_eq!(a.reserve(outside, "default/x"), Err(Refusal::NotInRange));
     }

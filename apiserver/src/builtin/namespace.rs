@@ -65,6 +65,19 @@ impl Strategy for NamespaceStrategy {
         }
     }
 
+    /// A namespace with spec finalizers stays, `Terminating`, until the
+    /// namespace controller has emptied it and removed them.
+    fn prepare_for_delete(&self, object: &mut Value) -> bool {
+        let finalizers = object.pointer("/spec/finalizers").and_then(Value::as_array);
+        if finalizers.is_none_or(|f| f.is_empty()) {
+            return false;
+        }
+        if let Some(status) = child_object(object, "status") {
+            status.insert("phase".into(), json!("Terminating"));
+        }
+        true
+    }
+
     fn validate(&self, object: &Value) -> Vec<FieldError> {
         let name = str_at(object, "/metadata/name");
         if name.is_empty() {
@@ -117,6 +130,16 @@ mod tests {
             new["metadata"]["labels"],
             json!({"x": "y", NAME_LABEL: "a"})
         );
+    }
+
+    #[test]
+    fn delete_marks_terminating_while_finalizers_remain() {
+        let mut ns = json!({"metadata": {"name": "a"}});
+        NamespaceStrategy.prepare_for_create(&mut ns);
+        assert!(NamespaceStrategy.prepare_for_delete(&mut ns));
+        assert_eq!(ns["status"]["phase"], "Terminating");
+        let mut done = json!({"metadata": {"name": "a"}, "spec": {"finalizers": []}});
+        assert!(!NamespaceStrategy.prepare_for_delete(&mut done));
     }
 
     #[test]
