@@ -4,7 +4,7 @@
 
 use serde_json::{json, Value};
 
-use super::pod::{default_pod_spec, one_of, validate_pod_spec};
+use super::pod_spec::{default_pod_spec, one_of, validate_pod_spec};
 use super::{array_at, child_object, default_field, str_at};
 use crate::resource::{age_cell, Column, Strategy, AGE_COLUMN};
 use crate::validation::FieldError;

@@ -23,6 +23,7 @@ mod event;
 mod lease;
 mod namespace;
 mod pod;
+mod pod_spec;
 mod service;
 mod service_account;
 

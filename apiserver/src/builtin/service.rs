@@ -16,7 +16,7 @@ use std::sync::Mutex;
 use serde_json::{json, Value};
 
 use super::cluster_ip::{Allocator, Refusal};
-use super::pod::one_of;
+use super::pod_spec::one_of;
 use super::{array_at, child_object, default_field, format_labels, items_mut, str_at};
 use crate::resource::{age_cell, Column, Strategy, AGE_COLUMN};
 use crate::validation::{dns1035_label_errors, dns1123_label_errors, FieldError};
