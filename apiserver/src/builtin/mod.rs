@@ -15,7 +15,6 @@
 //! | coordination.k8s.io/v1 | leases                                      |
 //! | discovery.k8s.io/v1    | endpointslices                              |
 
-mod cluster_ip;
 mod config_data;
 mod deployment;
 mod endpoints;
@@ -54,8 +53,7 @@ impl Default for BuiltinOptions {
 ///
 /// Fails only when the options are unusable (a malformed ClusterIP range).
 pub fn descriptors(options: &BuiltinOptions) -> Result<Vec<ResourceDescriptor>, String> {
-    let allocator = cluster_ip::Allocator::new(&options.service_cluster_ip_range)?;
-    let service = service::ServiceStrategy::new(allocator);
+    let service = service::ServiceStrategy::from_range(&options.service_cluster_ip_range)?;
     Ok(vec![
         Describe::core("Namespace", "namespaces", namespace::NamespaceStrategy)
             .cluster_scoped()

@@ -1,24 +1,23 @@
 //! core/v1 Services: defaults, ClusterIP and NodePort allocation, and
 //! upstream's port and type rules.
 //!
-//! Allocation state is in memory (see `cluster_ip`); upstream keeps it in
-//! storage. Three hooks keep ours close: an address is taken on create,
-//! released in `prepare_for_delete` (unless finalizers keep the Service),
-//! and every Service read from storage passes `from_stored`, which records
-//! its addresses, so a restarted server learns what is taken as soon as it
-//! lists Services. Known gaps: a dry-run create takes an address until
-//! restart, and a dry-run delete frees one early.
+//! Allocation lives in `allocation` (state and its hooks), the table in
+//! `table`.
 
 use std::collections::HashMap;
-use std::net::IpAddr;
 use std::sync::Mutex;
 
 use serde_json::{json, Value};
 
-use super::cluster_ip::{Allocator, Refusal};
+mod allocation;
+mod cluster_ip;
+mod table;
+
+use cluster_ip::Allocator;
+
 use super::pod_spec::one_of;
-use super::{array_at, child_object, default_field, format_labels, items_mut, str_at};
-use crate::resource::{age_cell, Column, Strategy, AGE_COLUMN};
+use super::{array_at, child_object, default_field, items_mut, str_at};
+use crate::resource::{Column, Strategy};
 use crate::validation::{dns1035_label_errors, dns1123_label_errors, FieldError};
 
 const TYPES: &[&str] = &["ClusterIP", "ExternalName", "LoadBalancer", "NodePort"];
@@ -64,16 +63,12 @@ fn is_headless(object: &Value) -> bool {
 }
 
 impl ServiceStrategy {
-    pub fn new(ips: Allocator) -> Self {
-        ServiceStrategy {
-            ips,
+    /// A strategy allocating from `cidr` (`--service-cluster-ip-range`).
+    pub fn from_range(cidr: &str) -> Result<Self, String> {
+        Ok(ServiceStrategy {
+            ips: Allocator::new(cidr)?,
             node_ports: Mutex::new(HashMap::new()),
-        }
-    }
-
-    fn ports_lock(&self) -> std::sync::MutexGuard<'_, HashMap<i64, String>> {
-        // Every change is one insert, so a poisoned map is still consistent.
-        self.node_ports.lock().unwrap_or_else(|e| e.into_inner())
+        })
     }
 
     /// Upstream `SetDefaults_Service`, plus the IP family fields the
@@ -116,176 +111,6 @@ impl ServiceStrategy {
                         port.insert("targetPort".into(), number);
                     }
                 }
-            }
-        }
-    }
-
-    /// Fills `clusterIP`/`clusterIPs` from each other, then gives the
-    /// Service an address: the one it asked for when free, else a new one.
-    /// Refusals are left for `validate` to report.
-    fn allocate_cluster_ip(&self, object: &mut Value) {
-        if !needs_cluster_ip(object) {
-            return;
-        }
-        let who = owner(object);
-        let Some(spec) = child_object(object, "spec") else {
-            return;
-        };
-        let requested = spec
-            .get("clusterIP")
-            .and_then(Value::as_str)
-            .filter(|ip| !ip.is_empty())
-            .or_else(|| {
-                let listed = spec.get("clusterIPs").and_then(Value::as_array)?;
-                listed.first().and_then(Value::as_str)
-            })
-            .unwrap_or("")
-            .to_string();
-        let chosen = match requested.as_str() {
-            "" => match self.ips.allocate(&who) {
-                Some(ip) => ip.to_string(),
-                None => return,
-            },
-            "None" => requested,
-            ip => {
-                if let Ok(parsed) = ip.parse::<IpAddr>() {
-                    // A refusal is reported by `validate`.
-                    let _ = self.ips.reserve(parsed, &who);
-                }
-                requested
-            }
-        };
-        spec.insert("clusterIP".into(), json!(chosen));
-        let listed = spec.get("clusterIPs").and_then(Value::as_array);
-        if listed.is_none_or(|l| l.is_empty()) {
-            spec.insert("clusterIPs".into(), json!([chosen]));
-        }
-    }
-
-    /// Gives every port of a NodePort or LoadBalancer Service a node port.
-    fn allocate_node_ports(&self, object: &mut Value) {
-        if !needs_node_ports(object) {
-            return;
-        }
-        let who = owner(object);
-        let mut taken = self.ports_lock();
-        let Some(spec) = object.get_mut("spec") else {
-            return;
-        };
-        for port in items_mut(spec, "ports") {
-            let Some(port) = port.as_object_mut() else {
-                continue;
-            };
-            if let Some(asked) = port
-                .get("nodePort")
-                .and_then(Value::as_i64)
-                .filter(|p| *p != 0)
-            {
-                if NODE_PORTS.contains(&asked) {
-                    taken.entry(asked).or_insert_with(|| who.clone());
-                }
-                continue;
-            }
-            let free = NODE_PORTS.clone().find(|p| !taken.contains_key(p));
-            if let Some(free) = free {
-                taken.insert(free, who.clone());
-                port.insert("nodePort".into(), json!(free));
-            }
-        }
-    }
-
-    /// Records a stored Service's addresses and ports as taken.
-    fn remember(&self, object: &Value) {
-        let who = owner(object);
-        for ip in array_at(object, "/spec/clusterIPs")
-            .iter()
-            .filter_map(Value::as_str)
-        {
-            if let Ok(ip) = ip.parse::<IpAddr>() {
-                let _ = self.ips.reserve(ip, &who);
-            }
-        }
-        let mut taken = self.ports_lock();
-        for port in array_at(object, "/spec/ports") {
-            if let Some(number) = port.get("nodePort").and_then(Value::as_i64) {
-                taken.entry(number).or_insert_with(|| who.clone());
-            }
-        }
-    }
-
-    /// Frees a deleted Service's addresses and ports.
-    fn forget(&self, object: &Value) {
-        let who = owner(object);
-        for ip in array_at(object, "/spec/clusterIPs")
-            .iter()
-            .filter_map(Value::as_str)
-        {
-            if let Ok(ip) = ip.parse::<IpAddr>() {
-                self.ips.release(ip, &who);
-            }
-        }
-        let mut taken = self.ports_lock();
-        for port in array_at(object, "/spec/ports") {
-            if let Some(number) = port.get("nodePort").and_then(Value::as_i64) {
-                if taken.get(&number) == Some(&who) {
-                    taken.remove(&number);
-                }
-            }
-        }
-    }
-
-    fn cluster_ip_errors(&self, object: &Value) -> Vec<FieldError> {
-        let ip = str_at(object, "/spec/clusterIP");
-        if !needs_cluster_ip(object) {
-            if ip.is_empty() {
-                return Vec::new();
-            }
-            return vec![FieldError::invalid(
-                "spec.clusterIP",
-                json!(ip),
-                "may not be set for ExternalName services",
-            )];
-        }
-        match ip {
-            "" => vec![FieldError::invalid(
-                "spec.clusterIP",
-                json!(ip),
-                "failed to allocate a serviceIP: range is full",
-            )],
-            "None" if needs_node_ports(object) => vec![FieldError::invalid(
-                "spec.clusterIPs[0]",
-                json!("None"),
-                format!(
-                    "may not be set to 'None' for {} services",
-                    service_type(object)
-                ),
-            )],
-            "None" => Vec::new(),
-            text => {
-                let Ok(parsed) = text.parse::<IpAddr>() else {
-                    return vec![FieldError::invalid(
-                        "spec.clusterIPs[0]",
-                        json!(text),
-                        "must be a valid IP address, (e.g. 10.9.8.7 or 2001:db8::ffff)",
-                    )];
-                };
-                let ips = object
-                    .pointer("/spec/clusterIPs")
-                    .cloned()
-                    .unwrap_or(json!([text]));
-                let refusal = match self.ips.check(parsed, &owner(object)) {
-                    Ok(()) => return Vec::new(),
-                    Err(Refusal::NotInRange) => format!(
-                        "the provided IP ({text}) is not in the valid range. The range of valid IPs is {}",
-                        self.ips.cidr()
-                    ),
-                    Err(Refusal::Taken) => "provided IP is already allocated".to_string(),
-                };
-                vec![FieldError::invalid(
-                    "spec.clusterIPs",
-                    ips,
-                    format!("failed to allocate IP {text}: {refusal}"),
-                )]
             }
         }
     }
@@ -377,6 +202,7 @@ impl Strategy for ServiceStrategy {
     /// stored Service (upstream `patchAllocatedValues`).
     fn prepare_for_update(&self, object: &mut Value, old: &Value) {
         self.remember(old);
+        self.drop_type_dependent_fields(object, old);
         if needs_cluster_ip(object) && needs_cluster_ip(old) {
             if let Some(spec) = child_object(object, "spec") {
                 for field in ["clusterIP", "clusterIPs"] {
@@ -393,7 +219,7 @@ impl Strategy for ServiceStrategy {
             }
         }
         if needs_node_ports(object) && needs_node_ports(old) {
-            keep_node_ports(object, old);
+            allocation::keep_node_ports(object, old);
         }
         self.set_defaults(object);
         self.allocate_cluster_ip(object);
@@ -447,34 +273,11 @@ impl Strategy for ServiceStrategy {
     }
 
     fn columns(&self) -> Vec<Column> {
-        vec![
-            Column::new("Type", "string", "type determines how the Service is exposed. Defaults to ClusterIP. Valid options are ExternalName, ClusterIP, NodePort, and LoadBalancer."),
-            Column::new("Cluster-IP", "string", "clusterIP is the IP address of the service and is usually assigned randomly."),
-            Column::new("External-IP", "string", "externalIPs is a list of IP addresses for which nodes in the cluster will also accept traffic for this service."),
-            Column::new("Port(s)", "string", "The list of ports that are exposed by this service."),
-            AGE_COLUMN,
-            Column::new("Selector", "string", "Route service traffic to pods with label keys and values matching this selector.").wide(),
-        ]
+        table::columns()
     }
 
     fn cells(&self, object: &Value) -> Vec<Value> {
-        let cluster_ip = match str_at(object, "/spec/clusterIPs/0") {
-            "" => "<none>",
-            ip => ip,
-        };
-        let ports = port_cell(object);
-        vec![
-            json!(str_at(object, "/spec/type")),
-            json!(cluster_ip),
-            json!(external_ip_cell(object)),
-            json!(if ports.is_empty() {
-                "<none>".to_string()
-            } else {
-                ports
-            }),
-            age_cell(object),
-            json!(format_labels(object.pointer("/spec/selector"))),
-        ]
+        table::cells(object)
     }
 
     fn prepare_for_delete(&self, object: &mut Value) -> bool {
@@ -500,98 +303,15 @@ impl Strategy for ServiceStrategy {
     }
 }
 
-/// Copies each stored node port onto the new port with the same port number
-/// and protocol, where the client left it out.
-fn keep_node_ports(object: &mut Value, old: &Value) {
-    let stored: Vec<(i64, String, i64)> = array_at(old, "/spec/ports")
-        .iter()
-        .filter_map(|p| {
-            let node_port = p.get("nodePort").and_then(Value::as_i64)?;
-            let number = p.get("port").and_then(Value::as_i64)?;
-            Some((number, str_at(p, "/protocol").to_string(), node_port))
-        })
-        .collect();
-    let Some(spec) = object.get_mut("spec") else {
-        return;
-    };
-    for port in items_mut(spec, "ports") {
-        let number = port.get("port").and_then(Value::as_i64);
-        let protocol = match str_at(port, "/protocol") {
-            "" => "TCP".to_string(),
-            p => p.to_string(),
-        };
-        let kept = stored
-            .iter()
-            .find(|(n, p, _)| Some(*n) == number && *p == protocol)
-            .map(|(_, _, node_port)| *node_port);
-        if let (Some(map), Some(node_port)) = (port.as_object_mut(), kept) {
-            default_field(map, "nodePort", json!(node_port));
-        }
-    }
-}
-
-/// `80/TCP` or `80:30080/TCP` per port, comma separated.
-fn port_cell(object: &Value) -> String {
-    array_at(object, "/spec/ports")
-        .iter()
-        .map(|port| {
-            let number = port.get("port").and_then(Value::as_i64).unwrap_or(0);
-            let protocol = str_at(port, "/protocol");
-            match port
-                .get("nodePort")
-                .and_then(Value::as_i64)
-                .filter(|p| *p > 0)
-            {
-                Some(node_port) => format!("{number}:{node_port}/{protocol}"),
-                None => format!("{number}/{protocol}"),
-            }
-        })
-        .collect::<Vec<_>>()
-        .join(",")
-}
-
-/// Upstream's `getServiceExternalIP` as the server prints it (wide, so a
-/// load balancer's addresses are never cut short).
-fn external_ip_cell(object: &Value) -> String {
-    let external: Vec<&str> = array_at(object, "/spec/externalIPs")
-        .iter()
-        .filter_map(Value::as_str)
-        .collect();
-    match str_at(object, "/spec/type") {
-        "ClusterIP" | "NodePort" if !external.is_empty() => external.join(","),
-        "ClusterIP" | "NodePort" => "<none>".into(),
-        "LoadBalancer" => {
-            let mut ingress: Vec<&str> = array_at(object, "/status/loadBalancer/ingress")
-                .iter()
-                .map(|i| match str_at(i, "/ip") {
-                    "" => str_at(i, "/hostname"),
-                    ip => ip,
-                })
-                .filter(|s| !s.is_empty())
-                .collect();
-            ingress.sort_unstable();
-            ingress.dedup();
-            ingress.extend(external);
-            if ingress.is_empty() {
-                "<pending>".into()
-            } else {
-                ingress.join(",")
-            }
-        }
-        "ExternalName" => str_at(object, "/spec/externalName").into(),
-        _ => "<unknown>".into(),
-    }
-}
-
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
 
-    fn strategy() -> ServiceStrategy {
-        ServiceStrategy::new(Allocator::new("10.96.0.0/12").expect("valid range"))
+    pub(crate) fn strategy() -> ServiceStrategy {
+        ServiceStrategy::from_range("10.96.0.0/12").expect("valid range")
     }
 
-    fn service(name: &str, spec: Value) -> Value {
+    pub(crate) fn service(name: &str, spec: Value) -> Value {
         json!({"metadata": {"name": name, "namespace": "default"}, "spec": spec})
     }
 
@@ -713,31 +433,6 @@ mod tests {
     }
 
     #[test]
-    fn table_cells_follow_kubectl() {
-        let s = strategy();
-        let mut svc = service(
-            "lb",
-            json!({"type": "LoadBalancer", "selector": {"app": "x"},
-            "ports": [{"port": 443, "nodePort": 30443}]}),
-        );
-        s.prepare_for_create(&mut svc);
-        let cells = s.cells(&svc);
-        assert_eq!(cells[0], "LoadBalancer");
-        assert_eq!(cells[2], "<pending>");
-        assert_eq!(cells[3], "443:30443/TCP");
-        assert_eq!(cells[5], "app=x");
-        svc["status"] =
-            json!({"loadBalancer": {"ingress": [{"hostname": "b.example"}, {"ip": "1.2.3.4"}]}});
-        assert_eq!(s.cells(&svc)[2], "1.2.3.4,b.example");
-        let external = json!({"spec": {"type": "ExternalName", "externalName": "db.example"}});
-        assert_eq!(
-            s.cells(&external)[1..4],
-            [json!("<none>"), json!("db.example"), json!("<none>")]
-        );
-        assert_eq!(s.columns().len(), cells.len());
-    }
-
-    #[test]
     fn stored_services_mark_their_addresses() {
         let s = strategy();
         let stored = service(
@@ -751,6 +446,25 @@ mod tests {
         );
         s.prepare_for_create(&mut clash);
         assert_eq!(s.validate(&clash).len(), 1);
+    }
+
+    #[test]
+    fn changing_type_drops_what_the_old_type_needed() {
+        let s = strategy();
+        let mut old = service("web", json!({"type": "NodePort", "ports": [{"port": 80}]}));
+        s.prepare_for_create(&mut old);
+        let mut to_cluster_ip = old.clone();
+        to_cluster_ip["spec"]["type"] = json!("ClusterIP");
+        s.prepare_for_update(&mut to_cluster_ip, &old);
+        assert!(to_cluster_ip["spec"]["ports"][0].get("nodePort").is_none());
+        assert!(to_cluster_ip["spec"].get("externalTrafficPolicy").is_none());
+        assert!(s.validate_update(&to_cluster_ip, &old).is_empty());
+        let mut to_external = old.clone();
+        to_external["spec"]["type"] = json!("ExternalName");
+        to_external["spec"]["externalName"] = json!("db.example");
+        s.prepare_for_update(&mut to_external, &old);
+        assert!(to_external["spec"].get("clusterIP").is_none());
+        assert!(s.validate_update(&to_external, &old).is_empty());
     }
 
     #[test]
