@@ -159,6 +159,7 @@ pub(super) fn validate_pod_spec(spec: &Value, path: &str) -> Vec<FieldError> {
         &format!("{path}.dnsPolicy"),
         DNS_POLICIES,
     ));
+    errors.extend(volume_errors(spec, path));
     if let Some(deadline) = spec.get("activeDeadlineSeconds").and_then(Value::as_i64) {
         if !(1..=i64::from(i32::MAX)).contains(&deadline) {
             errors.push(FieldError::invalid(
@@ -179,6 +180,57 @@ pub(super) fn validate_pod_spec(spec: &Value, path: &str) -> Vec<FieldError> {
                 Some(json!("")),
                 format!("cannot be handled as a PodSpec: {e}"),
             ));
+        }
+    }
+    errors
+}
+
+/// Volume names: present, DNS labels, unique.
+fn volume_errors(spec: &Value, path: &str) -> Vec<FieldError> {
+    let mut errors = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    for (i, volume) in array_at(spec, "/volumes").iter().enumerate() {
+        let field = format!("{path}.volumes[{i}].name");
+        let name = str_at(volume, "/name");
+        if name.is_empty() {
+            errors.push(FieldError::required(field, ""));
+            continue;
+        }
+        for message in dns1123_label_errors(name) {
+            errors.push(FieldError::invalid(field.clone(), json!(name), message));
+        }
+        if !seen.insert(name) {
+            errors.push(FieldError::duplicate(field, json!(name)));
+        }
+    }
+    errors
+}
+
+/// Upstream's rule that a request never exceeds its limit.
+fn request_errors(container: &Value, at: &str) -> Vec<FieldError> {
+    let mut errors = Vec::new();
+    for name in ["cpu", "memory"] {
+        let request = quantity(container, &format!("/resources/requests/{name}"));
+        let limit = quantity(container, &format!("/resources/limits/{name}"));
+        if let (Some(request), Some(limit)) = (request, limit) {
+            if request > limit {
+                let shown = |kind: &str| {
+                    let raw = container.pointer(&format!("/resources/{kind}/{name}"));
+                    match raw {
+                        Some(Value::String(s)) => s.clone(),
+                        Some(other) => other.to_string(),
+                        None => String::new(),
+                    }
+                };
+                errors.push(FieldError::invalid(
+                    format!("{at}.resources.requests[{name}]"),
+                    json!(shown("requests")),
+                    format!(
+                        "must be less than or equal to {name} limit of {}",
+                        shown("limits")
+                    ),
+                ));
+            }
         }
     }
     errors
@@ -227,6 +279,7 @@ fn validate_container(
         &format!("{at}.terminationMessagePolicy"),
         MESSAGE_POLICIES,
     ));
+    errors.extend(request_errors(container, at));
     for (j, port) in array_at(container, "/ports").iter().enumerate() {
         let port_at = format!("{at}.ports[{j}]");
         let number = port
@@ -339,6 +392,21 @@ fn quantity(object: &Value, pointer: &str) -> Option<f64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn volumes_and_requests_are_checked() {
+        let spec = json!({"volumes": [{"name": "a", "emptyDir": {}}, {"name": "a", "emptyDir": {}}],
+            "containers": [{"name": "c", "image": "x",
+                "resources": {"requests": {"cpu": "2"}, "limits": {"cpu": "1"}}}]});
+        let found: Vec<String> = validate_pod_spec(&spec, "spec")
+            .iter()
+            .map(|e| e.to_string())
+            .collect();
+        assert_eq!(found, vec![
+            "spec.containers[0].resources.requests[cpu]: Invalid value: \"2\": must be less than or equal to cpu limit of 1",
+            "spec.volumes[1].name: Duplicate value: \"a\"",
+        ]);
+    }
 
     #[test]
     fn volumes_probes_and_host_ports_get_defaults() {

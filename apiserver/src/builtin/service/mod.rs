@@ -18,7 +18,9 @@ use cluster_ip::Allocator;
 use super::pod_spec::one_of;
 use super::{array_at, child_object, default_field, items_mut, str_at};
 use crate::resource::{Column, Strategy};
-use crate::validation::{dns1035_label_errors, dns1123_label_errors, FieldError};
+use crate::validation::{
+    dns1035_label_errors, dns1123_label_errors, dns1123_subdomain_errors, FieldError,
+};
 
 const TYPES: &[&str] = &["ClusterIP", "ExternalName", "LoadBalancer", "NodePort"];
 const AFFINITIES: &[&str] = &["ClientIP", "None"];
@@ -241,9 +243,23 @@ impl Strategy for ServiceStrategy {
             "spec.sessionAffinity",
             AFFINITIES,
         ));
-        if service_type(object) == "ExternalName" && str_at(object, "/spec/externalName").is_empty()
-        {
-            errors.push(FieldError::required("spec.externalName", ""));
+        if service_type(object) == "ExternalName" {
+            let external = str_at(object, "/spec/externalName");
+            if external.is_empty() {
+                errors.push(FieldError::required("spec.externalName", ""));
+            }
+            // A trailing dot (a fully qualified name) is allowed.
+            let name = external.strip_suffix('.').unwrap_or(external);
+            for message in dns1123_subdomain_errors(name)
+                .into_iter()
+                .filter(|_| !external.is_empty())
+            {
+                errors.push(FieldError::invalid(
+                    "spec.externalName",
+                    json!(external),
+                    message,
+                ));
+            }
         }
         errors.extend(port_errors(object));
         errors.extend(self.cluster_ip_errors(object));
