@@ -358,6 +358,21 @@ fn qualified_name_errors(value: &str) -> Vec<String> {
     errors
 }
 
+/// What an events.k8s.io/v1 update may not change, by core/v1 name.
+const IMMUTABLE_ON_UPDATE: &[&str] = &[
+    "involvedObject",
+    "reason",
+    "message",
+    "source",
+    "firstTimestamp",
+    "lastTimestamp",
+    "count",
+    "action",
+    "related",
+    "type",
+    "eventTime",
+];
+
 /// core/v1 Events.
 pub struct CoreEventStrategy;
 
@@ -394,10 +409,25 @@ impl Strategy for EventsV1Strategy {
         errors
     }
 
-    /// Updates keep only the rules every event meets, as upstream does for
-    /// events first written through core/v1.
-    fn validate_update(&self, object: &Value, _old: &Value) -> Vec<FieldError> {
-        legacy_errors(&as_core(object), "reportingController")
+    /// Upstream `ValidateEventUpdate` for events.k8s.io/v1: only the series
+    /// (and metadata) may change; field names in messages are core/v1's.
+    fn validate_update(&self, object: &Value, old: &Value) -> Vec<FieldError> {
+        let (core, old_core) = (as_core(object), as_core(old));
+        let mut errors = legacy_errors(&core, "reportingController");
+        if !super::same(core.get("series"), old_core.get("series")) {
+            errors.extend(
+                strict_errors(&core)
+                    .into_iter()
+                    .filter(|e| e.field.starts_with("series")),
+            );
+        }
+        for field in IMMUTABLE_ON_UPDATE {
+            if !super::same(core.get(*field), old_core.get(*field)) {
+                let value = core.get(*field).cloned().unwrap_or(Value::Null);
+                errors.push(FieldError::invalid(*field, value, "field is immutable"));
+            }
+        }
+        errors
     }
 
     fn columns(&self) -> Vec<Column> {
@@ -504,6 +534,24 @@ mod tests {
         assert!(found.contains(&"type: Invalid value: \"\": has invalid value: ".to_string()));
         assert!(
             found.contains(&"deprecatedCount: Invalid value: \"\": needs to be unset".to_string())
+        );
+    }
+
+    #[test]
+    fn events_v1_updates_may_change_only_the_series() {
+        let old = v1_event();
+        let mut new = v1_event();
+        new["series"] = json!({"count": 2, "lastObservedTime": "2024-01-01T00:01:00.000000Z"});
+        assert!(EventsV1Strategy.validate_update(&new, &old).is_empty());
+        new["note"] = json!("changed");
+        let found: Vec<String> = EventsV1Strategy
+            .validate_update(&new, &old)
+            .iter()
+            .map(|e| e.to_string())
+            .collect();
+        assert_eq!(
+            found,
+            vec!["message: Invalid value: \"changed\": field is immutable"]
         );
     }
 
