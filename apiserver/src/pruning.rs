@@ -29,7 +29,11 @@ fn resolve<'a>(definitions: &'a Definitions, mut schema: &'a Value) -> &'a Value
                 None => return schema,
             }
         }
-        if let Some([only]) = schema.get("allOf").and_then(Value::as_array).map(Vec::as_slice) {
+        if let Some([only]) = schema
+            .get("allOf")
+            .and_then(Value::as_array)
+            .map(Vec::as_slice)
+        {
             schema = only;
             continue;
         }
@@ -62,7 +66,14 @@ pub fn prune(definitions: &Definitions, schema: &Value, object: &mut Value) -> V
     removed
 }
 
-fn walk(definitions: &Definitions, schema: &Value, value: &mut Value, path: &str, removed: &mut Vec<String>, root: bool) {
+fn walk(
+    definitions: &Definitions,
+    schema: &Value,
+    value: &mut Value,
+    path: &str,
+    removed: &mut Vec<String>,
+    root: bool,
+) {
     let schema = resolve(definitions, schema);
     if preserves_unknown(schema) {
         return;
@@ -103,7 +114,14 @@ fn walk(definitions: &Definitions, schema: &Value, value: &mut Value, path: &str
         Value::Array(items) => {
             if let Some(item_schema) = schema.get("items") {
                 for (i, item) in items.iter_mut().enumerate() {
-                    walk(definitions, item_schema, item, &format!("{path}[{i}]"), removed, false);
+                    walk(
+                        definitions,
+                        item_schema,
+                        item,
+                        &format!("{path}[{i}]"),
+                        removed,
+                        false,
+                    );
                 }
             }
         }
@@ -113,7 +131,10 @@ fn walk(definitions: &Definitions, schema: &Value, value: &mut Value, path: &str
 
 /// The message of a strict-validation failure, as upstream words it.
 pub fn strict_message(unknown: &[String]) -> String {
-    let fields: Vec<String> = unknown.iter().map(|f| format!("unknown field \"{f}\"")).collect();
+    let fields: Vec<String> = unknown
+        .iter()
+        .map(|f| format!("unknown field \"{f}\""))
+        .collect();
     format!("strict decoding error: {}", fields.join(", "))
 }
 
@@ -125,7 +146,10 @@ mod tests {
     fn defs() -> Definitions {
         let mut d = Definitions::new();
         d.insert("Meta".into(), json!({"type": "object", "properties": {"name": {"type": "string"}, "labels": {"type": "object", "additionalProperties": {"type": "string"}}}}));
-        d.insert("Container".into(), json!({"type": "object", "properties": {"name": {"type": "string"}}}));
+        d.insert(
+            "Container".into(),
+            json!({"type": "object", "properties": {"name": {"type": "string"}}}),
+        );
         d.insert("Thing".into(), json!({"type": "object", "properties": {
             "metadata": {"allOf": [{"$ref": "#/components/schemas/Meta"}]},
             "spec": {"type": "object", "properties": {
@@ -142,9 +166,20 @@ mod tests {
         let mut obj = json!({"apiVersion": "v1", "kind": "Thing", "metadata": {"name": "a", "bogus": 1, "labels": {"x": "y"}},
             "spec": {"containers": [{"name": "c", "extra": true}], "raw": {"anything": 1}, "nope": 2}, "top": 3});
         let removed = prune(&d, &json!({"$ref": "#/components/schemas/Thing"}), &mut obj);
-        assert_eq!(removed, ["metadata.bogus", "spec.containers[0].extra", "spec.nope", "top"]);
+        assert_eq!(
+            removed,
+            [
+                "metadata.bogus",
+                "spec.containers[0].extra",
+                "spec.nope",
+                "top"
+            ]
+        );
         assert_eq!(obj["spec"]["raw"]["anything"], 1);
         assert_eq!(obj["metadata"]["labels"]["x"], "y");
-        assert_eq!(strict_message(&removed[..1]), "strict decoding error: unknown field \"metadata.bogus\"");
+        assert_eq!(
+            strict_message(&removed[..1]),
+            "strict decoding error: unknown field \"metadata.bogus\""
+        );
     }
 }

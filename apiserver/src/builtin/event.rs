@@ -442,7 +442,7 @@ impl Strategy for EventsV1Strategy {
         as_core(&object)
     }
 
-    fn from_stored(&self, stored: Value) -> Value {
+    fn read_stored(&self, stored: Value) -> Value {
         convert(&stored, false)
     }
 
@@ -480,7 +480,7 @@ mod tests {
         assert_eq!(stored["reportingComponent"], "example.com/operator");
         assert_eq!(stored["reportingInstance"], "operator-0");
         assert!(stored.get("note").is_none() && stored.get("regarding").is_none());
-        assert_eq!(EventsV1Strategy.from_stored(stored), v1_event());
+        assert_eq!(EventsV1Strategy.read_stored(stored), v1_event());
     }
 
     #[test]
@@ -489,7 +489,7 @@ mod tests {
             "involvedObject": {"kind": "Pod", "name": "p"}, "message": "m", "count": 3,
             "source": {"component": "kubelet", "host": "node-1"},
             "firstTimestamp": "2024-01-01T00:00:00Z", "lastTimestamp": "2024-01-01T00:05:00Z"});
-        let v1 = EventsV1Strategy.from_stored(core);
+        let v1 = EventsV1Strategy.read_stored(core);
         assert_eq!(v1["apiVersion"], "events.k8s.io/v1");
         assert_eq!(v1["regarding"]["kind"], "Pod");
         assert_eq!(v1["note"], "m");

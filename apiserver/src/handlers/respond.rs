@@ -74,7 +74,7 @@ pub fn object(call: &Call, code: u16, value: &Value) -> Result<http::Response<Bo
             let table = table(
                 &call.descriptor,
                 &call.query.include_object,
-                &[value.clone()],
+                std::slice::from_ref(value),
                 json!({}),
                 true,
             );

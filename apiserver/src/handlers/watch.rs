@@ -91,12 +91,11 @@ pub async fn watch(ctx: &Context, call: &Call) -> Result<http::Response<Body>, A
         Output::Protobuf => format!("{};stream=watch", protobuf::MEDIA_TYPE),
         _ => "application/json".to_string(),
     };
-    Ok(http::Response::builder()
+    http::Response::builder()
         .status(200)
         .header(http::header::CONTENT_TYPE, content_type)
-        .header("transfer-encoding", "chunked")
         .body(http_body_util::BodyExt::boxed_unsync(body))
-        .map_err(internal)?)
+        .map_err(internal)
 }
 
 fn tokio_stream_from(

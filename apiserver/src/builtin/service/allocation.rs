@@ -3,7 +3,7 @@
 //! The state is in memory (see `cluster_ip`); upstream keeps it in storage.
 //! Three hooks keep ours close: an address is taken on create, released in
 //! `prepare_for_delete` (unless finalizers keep the Service), and every
-//! Service read from storage passes `from_stored`, which records its
+//! Service read from storage passes `read_stored`, which records its
 //! addresses, so a restarted server learns what is taken as soon as it
 //! lists Services. Known gaps: a dry-run create takes an address until
 //! restart, and a dry-run delete frees one early.

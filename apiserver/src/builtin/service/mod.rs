@@ -303,7 +303,7 @@ impl Strategy for ServiceStrategy {
         false
     }
 
-    fn from_stored(&self, stored: Value) -> Value {
+    fn read_stored(&self, stored: Value) -> Value {
         self.remember(&stored);
         stored
     }
@@ -455,7 +455,7 @@ pub(super) mod tests {
             "old",
             json!({"clusterIP": "10.96.0.50", "clusterIPs": ["10.96.0.50"], "ports": [{"port": 80}]}),
         );
-        let _ = s.from_stored(stored);
+        let _ = s.read_stored(stored);
         let mut clash = service(
             "new",
             json!({"clusterIP": "10.96.0.50", "ports": [{"port": 80}]}),
