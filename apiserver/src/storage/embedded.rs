@@ -65,6 +65,8 @@ enum Op {
 
 enum Done {
     Written(Revision, Option<KeyValue>),
+    /// History up to this revision is gone once the batch commits.
+    Compacted(Revision),
     Nothing,
 }
 
@@ -85,6 +87,24 @@ struct Inner {
     committed: broadcast::Sender<Arc<Vec<Change>>>,
     revision: Arc<AtomicI64>,
     compacted: Arc<AtomicI64>,
+    writer: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Drop for Inner {
+    /// Closes the write queue and waits for the writer to finish what was
+    /// queued and let go of the database file. Without the wait, opening the
+    /// same directory right after dropping the store failed with redb's
+    /// "Database already open" while the writer thread was still winding down.
+    /// The wait is short: the writer never waits on the async runtime.
+    fn drop(&mut self) {
+        let (closed, _) = mpsc::channel(1);
+        drop(std::mem::replace(&mut self.writes, closed));
+        if let Some(writer) = self.writer.take() {
+            if writer.join().is_err() {
+                tracing::error!("store writer thread panicked");
+            }
+        }
+    }
 }
 
 fn internal(e: impl std::fmt::Display) -> StoreError {
@@ -120,32 +140,36 @@ impl EmbeddedStore {
         };
         let (writes, queue) = mpsc::channel(WRITE_QUEUE);
         let (committed, _) = broadcast::channel(WATCH_BUFFER);
-        let inner = Inner {
-            db: db.clone(),
-            writes,
-            committed: committed.clone(),
-            revision: Arc::new(AtomicI64::new(revision)),
-            compacted: Arc::new(AtomicI64::new(compacted)),
-        };
+        let revision = Arc::new(AtomicI64::new(revision));
+        let compacted = Arc::new(AtomicI64::new(compacted));
         let writer = Writer {
-            db,
-            revision: inner.revision.clone(),
-            compacted: inner.compacted.clone(),
-            committed,
+            db: db.clone(),
+            revision: revision.clone(),
+            compacted: compacted.clone(),
+            committed: committed.clone(),
         };
-        std::thread::Builder::new()
+        let writer = std::thread::Builder::new()
             .name("store-writer".into())
             .spawn(move || writer.run(queue))
             .map_err(internal)?;
         let store = EmbeddedStore {
-            inner: Arc::new(inner),
+            inner: Arc::new(Inner {
+                db,
+                writes,
+                committed,
+                revision,
+                compacted,
+                writer: Some(writer),
+            }),
         };
         store.spawn_expiry_timer();
         Ok(store)
     }
 
-    /// Deletes expired TTL keys once a second. The task ends when the writer
-    /// is gone (the store was dropped).
+    /// Deletes expired TTL keys once a second. The task ends when the store
+    /// is dropped. It holds the queue only for a `try_send`, never across an
+    /// await, so it cannot keep the writer alive while the store shuts down;
+    /// when the queue is full the writer is busy and expiry waits a tick.
     fn spawn_expiry_timer(&self) {
         let writes = self.inner.writes.downgrade();
         if let Ok(handle) = tokio::runtime::Handle::try_current() {
@@ -157,14 +181,11 @@ impl EmbeddedStore {
                         return;
                     };
                     let (reply, _) = oneshot::channel();
-                    if writes
-                        .send(Request {
-                            op: Op::ExpireDue,
-                            reply,
-                        })
-                        .await
-                        .is_err()
-                    {
+                    let request = Request {
+                        op: Op::ExpireDue,
+                        reply,
+                    };
+                    if let Err(mpsc::error::TrySendError::Closed(_)) = writes.try_send(request) {
                         return;
                     }
                 }
@@ -215,17 +236,8 @@ impl Store for EmbeddedStore {
         revision: Revision,
     ) -> Result<ListPage, StoreError> {
         self.read(|txn| {
-            let meta = txn.open_table(META).map_err(internal)?;
-            let current = meta
-                .get("revision")
-                .map_err(internal)?
-                .map(|v| v.value())
-                .unwrap_or(1);
-            let compacted = meta
-                .get("compacted")
-                .map_err(internal)?
-                .map(|v| v.value())
-                .unwrap_or(0);
+            let current = read_meta(txn, "revision", 1)?;
+            let compacted = read_meta(txn, "compacted", 0)?;
             let at = if revision == 0 { current } else { revision };
             if at > current {
                 return Err(StoreError::FutureRevision {
@@ -296,7 +308,7 @@ impl Store for EmbeddedStore {
             .await?
         {
             Done::Written(rev, _) => Ok(rev),
-            Done::Nothing => Err(internal("create wrote nothing")),
+            _ => Err(internal("create wrote nothing")),
         }
     }
 
@@ -315,7 +327,7 @@ impl Store for EmbeddedStore {
             .await?
         {
             Done::Written(rev, _) => Ok(rev),
-            Done::Nothing => Err(internal("update wrote nothing")),
+            _ => Err(internal("update wrote nothing")),
         }
     }
 
@@ -340,14 +352,17 @@ impl Store for EmbeddedStore {
         // Subscribe before reading history so nothing committed in between
         // is missed; duplicates are skipped by revision.
         let mut live = self.inner.committed.subscribe();
-        let compacted = self.inner.compacted.load(Ordering::Acquire);
-        if revision < compacted {
-            return Err(StoreError::Compacted {
-                requested: revision,
-                compacted,
-            });
-        }
         let history = self.read(|txn| {
+            // Checked in the same snapshot as the history is read from: a
+            // compaction committed in between would otherwise remove changes
+            // the watch then silently skips.
+            let compacted = read_meta(txn, "compacted", 0)?;
+            if revision < compacted {
+                return Err(StoreError::Compacted {
+                    requested: revision,
+                    compacted,
+                });
+            }
             let changes = txn.open_table(CHANGES).map_err(internal)?;
             let mut out = Vec::new();
             for entry in changes.range(revision + 1..).map_err(internal)? {
@@ -380,7 +395,12 @@ impl Store for EmbeddedStore {
                             .await;
                         return;
                     }
-                    Err(broadcast::error::RecvError::Closed) => return,
+                    Err(broadcast::error::RecvError::Closed) => {
+                        let _ = tx
+                            .send(Err(StoreError::Unavailable("store closed".into())))
+                            .await;
+                        return;
+                    }
                 };
                 for change in batch.iter() {
                     if change.revision() <= last || !change.key().starts_with(&prefix) {
@@ -403,6 +423,13 @@ impl Store for EmbeddedStore {
     async fn compacted_revision(&self) -> Result<Revision, StoreError> {
         Ok(self.inner.compacted.load(Ordering::Acquire))
     }
+}
+
+/// A `meta` value as of the transaction's snapshot.
+fn read_meta(txn: &redb::ReadTransaction, name: &str, default: i64) -> Result<i64, StoreError> {
+    let meta = txn.open_table(META).map_err(internal)?;
+    let value = meta.get(name).map_err(internal)?;
+    Ok(value.map(|v| v.value()).unwrap_or(default))
 }
 
 /// Restores the state at `at` for keys in `[start, prefix..)` by undoing,
@@ -480,9 +507,7 @@ impl Writer {
                     expiring: &mut expiring,
                 };
                 for request in &batch {
-                    let outcome =
-                        tables.apply(&request.op, &mut rev, &mut changes, &self.compacted);
-                    outcomes.push(outcome);
+                    outcomes.push(tables.apply(&request.op, &mut rev, &mut changes));
                 }
                 tables.meta.insert("revision", rev).map_err(internal)?;
             }
@@ -492,6 +517,12 @@ impl Writer {
         match result {
             Ok(rev) => {
                 self.revision.store(rev, Ordering::Release);
+                // Published only now: a failed commit compacted nothing.
+                for outcome in &outcomes {
+                    if let Ok(Done::Compacted(target)) = outcome {
+                        self.compacted.fetch_max(*target, Ordering::AcqRel);
+                    }
+                }
                 if !changes.is_empty() {
                     let _ = self.committed.send(Arc::new(changes));
                 }
@@ -530,7 +561,6 @@ impl Tables<'_, '_> {
         op: &Op,
         rev: &mut Revision,
         changes: &mut Vec<Change>,
-        compacted: &AtomicI64,
     ) -> Result<Done, StoreError> {
         match op {
             Op::Create {
@@ -608,22 +638,36 @@ impl Tables<'_, '_> {
                 }
                 Ok(Done::Nothing)
             }
-            Op::Compact { revision } => {
-                let target = (*revision).min(*rev);
-                let old: Vec<i64> = self
-                    .log
-                    .range(..=target)
-                    .map_err(internal)?
-                    .filter_map(|e| e.ok().map(|(k, _)| k.value()))
-                    .collect();
-                for r in old {
-                    self.log.remove(r).map_err(internal)?;
-                }
-                self.meta.insert("compacted", target).map_err(internal)?;
-                compacted.fetch_max(target, Ordering::AcqRel);
-                Ok(Done::Nothing)
-            }
+            Op::Compact { revision } => self.compact(*revision, *rev),
         }
+    }
+
+    /// Forgets the history at and before `target`. As etcd does, a revision
+    /// newer than the store is refused; unlike etcd, compacting at or below
+    /// the last compaction is a quiet no-op (periodic compactors of several
+    /// replicas may race), and it never moves the compaction back, which the
+    /// old code did on disk, reopening with history it no longer had.
+    fn compact(&mut self, target: Revision, current: Revision) -> Result<Done, StoreError> {
+        if target > current {
+            return Err(StoreError::FutureRevision {
+                requested: target,
+                current,
+            });
+        }
+        let compacted = self
+            .meta
+            .get("compacted")
+            .map_err(internal)?
+            .map(|v| v.value())
+            .unwrap_or(0);
+        if target <= compacted {
+            return Ok(Done::Nothing);
+        }
+        self.log
+            .retain_in(..=target, |_, _| false)
+            .map_err(internal)?;
+        self.meta.insert("compacted", target).map_err(internal)?;
+        Ok(Done::Compacted(target))
     }
 
     fn put(

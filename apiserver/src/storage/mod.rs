@@ -14,6 +14,7 @@
 //!   [`StoreError::Conflict`] when the key's revision moved (compare-and-swap).
 
 pub mod embedded;
+pub mod etcd;
 
 use std::time::Duration;
 
