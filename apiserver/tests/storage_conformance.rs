@@ -177,6 +177,7 @@ conformance!(
     watch_under_concurrent_writers_sees_each_change_once_in_order,
     compacted_revisions_fail_list_and_watch,
     ttl_key_disappears_and_watch_sees_the_delete,
+    update_keeps_the_ttl,
     future_revision_fails,
 );
 
@@ -736,6 +737,35 @@ async fn ttl_key_disappears_and_watch_sees_the_delete(store: Arc<dyn Store>) {
     assert!(store.current_revision().await.expect("current") >= expired);
 }
 
+/// An update changes the value, not the lifetime: the key still expires
+/// (an object written with a TTL, such as an Event, keeps it when patched).
+async fn update_keeps_the_ttl(store: Arc<dyn Store>) {
+    let key = "/registry/events/default/patched";
+    let start = store.current_revision().await.expect("current");
+    let mut stream = store
+        .watch("/registry/events/", start)
+        .await
+        .expect("watch");
+    let created = store
+        .create(key, bytes("v1"), Some(Duration::from_secs(1)))
+        .await
+        .expect("create with ttl");
+    let updated = store
+        .update(key, bytes("v2"), created)
+        .await
+        .expect("update");
+    let mut last = None;
+    while last.is_none() {
+        if let Change::Delete { prev, revision } = next_change(&mut stream).await {
+            last = Some((prev, revision));
+        }
+    }
+    let (prev, revision) = last.expect("a delete");
+    assert_eq!((prev.value, prev.mod_revision), (bytes("v2"), updated));
+    assert!(revision > updated);
+    assert_eq!(store.get(key).await.expect("get"), None);
+}
+
 async fn future_revision_fails(store: Arc<dyn Store>) {
     store
         .create("/registry/nodes/n1", bytes("n"), None)
@@ -816,6 +846,122 @@ async fn embedded_keeps_acknowledged_writes_across_reopen() {
         .expect("create after reopen");
     assert!(next > last);
     assert_eq!(next_change(&mut replay).await.revision(), next);
+}
+
+/// Set in the child process of the kill test: the directory to write into.
+const CRASH_CHILD_DIR: &str = "STORAGE_CONFORMANCE_CRASH_DIR";
+/// Acknowledged writes the kill test waits for before killing the writer.
+const ACKS_BEFORE_KILL: usize = 300;
+
+/// Kills the writer process if the test fails before it does.
+struct KillOnDrop(Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// A writer process killed with SIGKILL in the middle of a stream of writes
+/// loses none that it acknowledged, and leaves a store whose every revision
+/// is one whole write. The test runs itself as the writer process.
+#[test]
+fn embedded_keeps_acknowledged_writes_after_a_kill() {
+    use std::io::BufRead;
+
+    if let Ok(dir) = std::env::var(CRASH_CHILD_DIR) {
+        write_until_killed(Path::new(&dir));
+        return;
+    }
+    let dir = TempDir::new().expect("temp dir");
+    let exe = std::env::current_exe().expect("path of the test binary");
+    let mut child = Command::new(exe)
+        .args([
+            "--exact",
+            "embedded_keeps_acknowledged_writes_after_a_kill",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env(CRASH_CHILD_DIR, dir.path())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start the writer process");
+    let stdout = child.stdout.take().expect("piped stdout");
+    let mut child = KillOnDrop(child);
+    let mut acked = Vec::new();
+    let mut lines = std::io::BufReader::new(stdout).lines();
+    while acked.len() < ACKS_BEFORE_KILL {
+        let line = lines
+            .next()
+            .expect("the writer process ended early")
+            .expect("read the writer's output");
+        if let Some(ack) = parse_ack(&line) {
+            acked.push(ack);
+        }
+    }
+    child.0.kill().expect("kill the writer process");
+    // Lines printed before the kill were acknowledged too.
+    acked.extend(lines.map_while(Result::ok).filter_map(|l| parse_ack(&l)));
+    let _ = child.0.wait();
+
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    runtime.block_on(async {
+        let store = EmbeddedStore::open(dir.path()).expect("open after the kill");
+        for (key, rev) in &acked {
+            let kv = store.get(key).await.expect("get");
+            let kv = kv.unwrap_or_else(|| panic!("acknowledged {key} at {rev} was lost"));
+            assert_eq!(kv.mod_revision, *rev, "{key}");
+        }
+        // Every write was a create from revision 1 on, so a store with no
+        // torn batch has exactly one key per revision.
+        let current = store.current_revision().await.expect("current");
+        let all = store
+            .list("/registry/crash/", None, 0, 0)
+            .await
+            .expect("list");
+        assert_eq!(all.items.len() as i64, current - 1);
+        let mut replay = store.watch("/registry/crash/", 1).await.expect("watch");
+        for rev in 2..=current {
+            assert_eq!(next_change(&mut replay).await.revision(), rev);
+        }
+    });
+}
+
+fn parse_ack(line: &str) -> Option<(String, Revision)> {
+    let mut words = line.strip_prefix("acked ")?.split(' ');
+    let key = words.next()?.to_string();
+    let rev = words.next()?.parse().ok()?;
+    Some((key, rev))
+}
+
+/// The child side of the kill test: four concurrent writers print each
+/// write once it is acknowledged. It stops on its own after a while in case
+/// the parent died without killing it.
+fn write_until_killed(dir: &Path) {
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    runtime.block_on(async {
+        let store = Arc::new(EmbeddedStore::open(dir).expect("open"));
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let mut tasks = Vec::new();
+        for writer in 0..4 {
+            let store = store.clone();
+            tasks.push(tokio::spawn(async move {
+                let mut n = 0;
+                while Instant::now() < deadline {
+                    let key = format!("/registry/crash/w{writer}/k{n:06}");
+                    let rev = store.create(&key, bytes("x"), None).await.expect("create");
+                    println!("acked {key} {rev}");
+                    n += 1;
+                }
+            }));
+        }
+        for task in tasks {
+            let _ = task.await;
+        }
+    });
 }
 
 /// An etcd that cannot be reached gives `Unavailable` (never a panic or a

@@ -507,7 +507,14 @@ impl Writer {
                     expiring: &mut expiring,
                 };
                 for request in &batch {
-                    outcomes.push(tables.apply(&request.op, &mut rev, &mut changes));
+                    let outcome = tables.apply(&request.op, &mut rev, &mut changes);
+                    // A failing table operation may have left the write half
+                    // applied (the value without its change record); abort
+                    // the whole transaction rather than commit that.
+                    if let Err(StoreError::Internal(e)) = &outcome {
+                        return Err(internal(e));
+                    }
+                    outcomes.push(outcome);
                 }
                 tables.meta.insert("revision", rev).map_err(internal)?;
             }
