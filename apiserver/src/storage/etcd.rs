@@ -3,8 +3,8 @@
 //! Revisions are etcd's own, so several API servers sharing one etcd cluster
 //! agree on them. Every conditional write is one etcd transaction, which makes
 //! the compare-and-swap atomic on the server:
-//! - create: `create_revision(key) == 0` then put (attached to a fresh lease
-//!   when the key has a TTL);
+//! - create: `create_revision(key) == 0` then put (attached to a lease when
+//!   the key has a TTL; see [`LeaseReuse`]);
 //! - update: the key exists and `mod_revision(key) == expected`, then put
 //!   keeping the key's lease, else read the key to say why it failed;
 //! - delete: `mod_revision(key) == expected`, then delete returning the last
@@ -16,8 +16,8 @@
 //! names the store's home key, read to learn the current revision.
 
 use std::sync::atomic::{AtomicI64, Ordering};
-use std::sync::Arc;
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -50,6 +50,49 @@ pub struct EtcdStore {
     /// The newest compaction this process has seen, by its own compact calls
     /// or from etcd's reports; etcd has no request that returns it.
     compacted: Arc<AtomicI64>,
+    leases: Arc<LeaseReuse>,
+}
+
+/// Shares one etcd lease among keys created with a TTL close together, as
+/// upstream's etcd3 lease manager does: a lease per key would double the
+/// writes of a busy Event stream (a lease grant is a raft write too).
+///
+/// A lease is granted for the TTL plus a slack (5% of the TTL, at most a
+/// minute) and reused while it still outlives a new key's TTL by no more than
+/// that slack, so a key expires on time or up to the slack late, never early.
+#[derive(Default)]
+struct LeaseReuse {
+    /// The last lease granted and when it ends. A std mutex: it guards two
+    /// words and is never held across an await.
+    last: Mutex<Option<(i64, Instant)>>,
+}
+
+/// Upstream's bounds on how much later than asked a shared lease may end.
+const LEASE_SLACK_FRACTION: f64 = 0.05;
+const LEASE_SLACK_MAX: Duration = Duration::from_secs(60);
+
+impl LeaseReuse {
+    fn slack(ttl: Duration) -> Duration {
+        ttl.mul_f64(LEASE_SLACK_FRACTION).min(LEASE_SLACK_MAX)
+    }
+
+    /// The last lease, if it ends between `ttl` and `ttl + slack` from now.
+    fn reusable(&self, ttl: Duration) -> Option<i64> {
+        let last = *self
+            .last
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let (id, ends) = last?;
+        let wanted = Instant::now() + ttl;
+        (ends >= wanted && ends <= wanted + Self::slack(ttl)).then_some(id)
+    }
+
+    fn remember(&self, id: i64, ends: Instant) {
+        *self
+            .last
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = Some((id, ends));
+    }
 }
 
 /// What an etcd error means for the storage contract.
@@ -170,6 +213,7 @@ impl EtcdStore {
             client,
             home_key: home_key.to_string(),
             compacted: Arc::new(AtomicI64::new(0)),
+            leases: Arc::default(),
         })
     }
 
@@ -195,20 +239,30 @@ impl EtcdStore {
         }
     }
 
-    /// A lease that ends after `ttl`, rounded up to whole seconds (etcd's
-    /// unit); etcd may raise it to its minimum TTL.
-    async fn grant_lease(&self, ttl: Duration) -> Result<i64, StoreError> {
-        let seconds = ttl.as_secs() + u64::from(ttl.subsec_nanos() > 0);
-        let seconds = i64::try_from(seconds.max(1)).unwrap_or(i64::MAX);
+    /// A lease for a key that should live `ttl`: a shared recent one, or a
+    /// new one for `ttl` plus the reuse slack, in whole seconds (etcd's unit,
+    /// rounded up; etcd may raise it to its minimum TTL).
+    async fn lease_for(&self, ttl: Duration) -> Result<i64, StoreError> {
+        if let Some(id) = self.leases.reusable(ttl) {
+            return Ok(id);
+        }
+        let asked = Instant::now();
+        let lifetime = ttl + LeaseReuse::slack(ttl);
+        let seconds = lifetime.as_secs() + u64::from(lifetime.subsec_nanos() > 0);
+        let seconds = seconds.max(1);
         let granted = self
             .client
             .lease_client()
-            .grant(seconds, None)
+            .grant(i64::try_from(seconds).unwrap_or(i64::MAX), None)
             .await
             .map_err(store_error)?;
         if !granted.error().is_empty() {
             return Err(internal(format!("etcd lease grant: {}", granted.error())));
         }
+        // Counted from before the request: etcd's clock started later, so
+        // the lease ends no earlier than this.
+        self.leases
+            .remember(granted.id(), asked + Duration::from_secs(seconds));
         Ok(granted.id())
     }
 }
@@ -291,8 +345,10 @@ impl Store for EtcdStore {
         value: Bytes,
         ttl: Option<Duration>,
     ) -> Result<Revision, StoreError> {
+        // A lease left unused (the key existed) simply expires; it may be
+        // shared, so it is never revoked here.
         let lease = match ttl {
-            Some(ttl) => self.grant_lease(ttl).await?,
+            Some(ttl) => self.lease_for(ttl).await?,
             None => 0,
         };
         let txn = Txn::new()
@@ -302,9 +358,6 @@ impl Store for EtcdStore {
                 value.to_vec(),
                 Some(PutOptions::new().with_lease(lease)),
             )]);
-        // On an error the put may still have happened (a timeout after the
-        // commit), so the lease is left to expire rather than revoked: revoking
-        // it could delete a key the caller may later find.
         let response = self
             .client
             .kv_client()
@@ -313,10 +366,6 @@ impl Store for EtcdStore {
             .map_err(store_error)?;
         if response.succeeded() {
             return header_revision(response.header());
-        }
-        if lease != 0 {
-            // The key was never attached to it; nothing else holds it.
-            let _ = self.client.lease_client().revoke(lease).await;
         }
         Err(StoreError::AlreadyExists {
             key: key.to_string(),
@@ -573,5 +622,36 @@ fn convert_event(event: &etcd_client::Event) -> Result<Change, StoreError> {
                 revision: deleted.mod_revision,
             })
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prefix_end_is_the_first_key_past_the_prefix() {
+        assert_eq!(prefix_end("/registry/pods/"), b"/registry/pods0".to_vec());
+        assert_eq!(prefix_end("a\u{7f}"), b"a\x80".to_vec());
+        assert_eq!(prefix_end(""), vec![0]);
+    }
+
+    #[test]
+    fn a_lease_is_shared_only_while_it_ends_within_the_slack() {
+        let leases = LeaseReuse::default();
+        let ttl = Duration::from_secs(100);
+        assert_eq!(leases.reusable(ttl), None);
+
+        // Ends 3s after a new key's TTL would: within the 5s slack.
+        leases.remember(7, Instant::now() + Duration::from_secs(103));
+        assert_eq!(leases.reusable(ttl), Some(7));
+
+        // Would end before the key's TTL: the key would expire early.
+        leases.remember(8, Instant::now() + Duration::from_secs(99));
+        assert_eq!(leases.reusable(ttl), None);
+
+        // Would outlive the key by more than the slack.
+        leases.remember(9, Instant::now() + Duration::from_secs(110));
+        assert_eq!(leases.reusable(ttl), None);
     }
 }
