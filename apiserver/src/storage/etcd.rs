@@ -29,14 +29,18 @@ use tokio::sync::mpsc;
 
 use super::{Change, KeyValue, ListPage, Revision, Store, StoreError, WatchStream};
 
-/// How long to wait for a TCP connection to an etcd member.
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
-/// The longest a single unary request may take before the caller sees
-/// `Unavailable`; upstream's etcd client uses a similar bound per request.
+/// How long to wait for a connection to an etcd member; upstream's 20s,
+/// chosen there because shorter ones failed TLS handshakes on loaded hosts.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(20);
+/// The longest a unary request may wait for its answer before the caller
+/// sees `Unavailable`, so a hung member cannot hold a request forever. Well
+/// under upstream's 60s API request timeout. Streams (watches) are not
+/// bounded by it: it only covers the wait for the response to begin.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
-/// HTTP/2 pings detect a dead member on an idle connection (a quiet watch).
-const KEEP_ALIVE_INTERVAL: Duration = Duration::from_secs(10);
-const KEEP_ALIVE_TIMEOUT: Duration = Duration::from_secs(5);
+/// HTTP/2 pings detect a dead member on an idle connection (a quiet watch);
+/// upstream's kube-apiserver uses the same 30s / 10s for its etcd client.
+const KEEP_ALIVE_INTERVAL: Duration = Duration::from_secs(30);
+const KEEP_ALIVE_TIMEOUT: Duration = Duration::from_secs(10);
 /// Changes buffered per watcher. When it is full the forwarding task stops
 /// reading from etcd, whose flow control then holds the events back: a slow
 /// watcher waits, it never loses a change.
@@ -83,8 +87,9 @@ impl LeaseReuse {
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         let (id, ends) = last?;
-        let wanted = Instant::now() + ttl;
-        (ends >= wanted && ends <= wanted + Self::slack(ttl)).then_some(id)
+        let wanted = Instant::now().checked_add(ttl)?;
+        let latest = wanted.checked_add(Self::slack(ttl))?;
+        (ends >= wanted && ends <= latest).then_some(id)
     }
 
     fn remember(&self, id: i64, ends: Instant) {
@@ -199,7 +204,8 @@ fn key_after_failed_compare(response: &TxnResponse) -> Result<Option<KeyValue>, 
 impl EtcdStore {
     /// Connects to the etcd cluster at `endpoints` (`http://host:port`).
     /// `prefix` is the registry prefix the keys already carry; see the module
-    /// doc. Fails with `Unavailable` when no endpoint can be reached.
+    /// doc. The connection is made lazily, so an unreachable etcd shows up
+    /// as `Unavailable` from the first call; a malformed endpoint fails here.
     pub async fn connect(endpoints: &[String], prefix: &str) -> Result<Self, StoreError> {
         let options = ConnectOptions::new()
             .with_connect_timeout(CONNECT_TIMEOUT)
@@ -247,7 +253,7 @@ impl EtcdStore {
             return Ok(id);
         }
         let asked = Instant::now();
-        let lifetime = ttl + LeaseReuse::slack(ttl);
+        let lifetime = ttl.saturating_add(LeaseReuse::slack(ttl));
         let seconds = lifetime.as_secs() + u64::from(lifetime.subsec_nanos() > 0);
         let seconds = seconds.max(1);
         let granted = self
@@ -261,8 +267,9 @@ impl EtcdStore {
         }
         // Counted from before the request: etcd's clock started later, so
         // the lease ends no earlier than this.
-        self.leases
-            .remember(granted.id(), asked + Duration::from_secs(seconds));
+        if let Some(ends) = asked.checked_add(Duration::from_secs(seconds)) {
+            self.leases.remember(granted.id(), ends);
+        }
         Ok(granted.id())
     }
 }
@@ -500,7 +507,9 @@ impl Store for EtcdStore {
 
     async fn compact(&self, revision: Revision) -> Result<(), StoreError> {
         // Physical: return only once the history is gone, so a read at the
-        // compacted revision right after fails on every member.
+        // compacted revision right after fails on every member. A compaction
+        // that outlasts the request timeout goes on in etcd; the caller's
+        // next compaction then finds it done.
         let result = self
             .client
             .kv_client()

@@ -308,7 +308,9 @@ impl Store for EmbeddedStore {
         value: Bytes,
         ttl: Option<Duration>,
     ) -> Result<Revision, StoreError> {
-        let expires_ms = ttl.map(|t| now_ms() + t.as_millis() as i64).unwrap_or(0);
+        let expires_ms = ttl
+            .map(|t| now_ms().saturating_add(i64::try_from(t.as_millis()).unwrap_or(i64::MAX)))
+            .unwrap_or(0);
         match self
             .submit(Op::Create {
                 key: key.to_string(),
