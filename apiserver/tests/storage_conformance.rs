@@ -46,8 +46,7 @@ fn embedded_backend() -> Backend {
 }
 
 async fn etcd_backend() -> Backend {
-    let etcd = EtcdProcess::start();
-    let store = etcd.connect().await;
+    let (etcd, store) = EtcdProcess::start_and_connect().await;
     Backend {
         store: Arc::new(store),
         _backing: Backing::Etcd { _process: etcd },
@@ -109,19 +108,36 @@ impl EtcdProcess {
         std::fs::read_to_string(self.dir.path().join("etcd.log")).unwrap_or_default()
     }
 
-    /// Connects once etcd answers, failing with etcd's log if it does not
-    /// within ten seconds.
-    async fn connect(&self) -> EtcdStore {
+    /// Starts etcd and connects once it answers. A free port can be taken
+    /// by a parallel test between our probe and etcd's bind, so an etcd that
+    /// exits at once is started again on new ports, a few times.
+    async fn start_and_connect() -> (EtcdProcess, EtcdStore) {
+        for _ in 0..3 {
+            let mut etcd = EtcdProcess::start();
+            if let Some(store) = etcd.connect().await {
+                return (etcd, store);
+            }
+        }
+        panic!("etcd exited at start three times; see its log above");
+    }
+
+    /// Connects once etcd answers; `None` if etcd exited. Fails with etcd's
+    /// log if it neither answers nor exits within ten seconds.
+    async fn connect(&mut self) -> Option<EtcdStore> {
         let deadline = Instant::now() + Duration::from_secs(10);
         let endpoints = [self.endpoint.clone()];
         loop {
             let last_error = match EtcdStore::connect(&endpoints, "/registry").await {
                 Ok(store) => match store.current_revision().await {
-                    Ok(_) => return store,
+                    Ok(_) => return Some(store),
                     Err(e) => e,
                 },
                 Err(e) => e,
             };
+            if let Ok(Some(status)) = self.child.try_wait() {
+                eprintln!("etcd exited with {status}:\n{}", self.log());
+                return None;
+            }
             assert!(
                 Instant::now() < deadline,
                 "etcd at {} did not come up: {last_error}\n{}",
@@ -982,8 +998,7 @@ async fn etcd_down_gives_unavailable() {
         other => panic!("absent etcd: expected Unavailable, got {other:?}"),
     }
 
-    let mut etcd = EtcdProcess::start();
-    let store = etcd.connect().await;
+    let (mut etcd, store) = EtcdProcess::start_and_connect().await;
     let start = store.current_revision().await.expect("current");
     let mut stream = store.watch("/registry/", start).await.expect("watch");
     store
