@@ -114,6 +114,14 @@ impl From<etcd_client::Error> for Failure {
         use etcd_client::Error as E;
         use tonic::Code;
         match error {
+            // A status made on our side of the connection carries the error
+            // behind it (a reset connection, an h2 error); one sent by etcd
+            // does not. The first kind means etcd could not be talked to.
+            E::GRpcStatus(status) if std::error::Error::source(&status).is_some() => {
+                Failure::Other(StoreError::Unavailable(format!(
+                    "etcd connection: {status}"
+                )))
+            }
             E::GRpcStatus(status) => {
                 // etcd reports both revision errors as OutOfRange; only the
                 // message tells them apart (rpctypes ErrGRPCCompacted/FutureRev).
