@@ -148,6 +148,13 @@ impl EtcdProcess {
         }
     }
 
+    /// A second store on the same running etcd, as another replica has.
+    async fn connect_again(&self) -> EtcdStore {
+        EtcdStore::connect(&[self.endpoint.clone()], "/registry")
+            .await
+            .expect("connect to a running etcd")
+    }
+
     fn kill(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
@@ -978,6 +985,56 @@ fn write_until_killed(dir: &Path) {
             let _ = task.await;
         }
     });
+}
+
+/// Two API servers sharing one etcd: each sees the other's writes, a
+/// compare-and-swap against a stale revision fails across them, and a
+/// compaction by one makes old reads fail on the other.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn etcd_stores_sharing_one_cluster_agree() {
+    let (etcd, first) = EtcdProcess::start_and_connect().await;
+    let second = etcd.connect_again().await;
+    let key = "/registry/configmaps/default/shared";
+    let start = second.current_revision().await.expect("current");
+    let mut stream = second
+        .watch("/registry/configmaps/", start)
+        .await
+        .expect("watch");
+
+    let created = first.create(key, bytes("one"), None).await.expect("create");
+    let seen = second
+        .get(key)
+        .await
+        .expect("get")
+        .expect("visible to the other");
+    assert_eq!(seen.mod_revision, created);
+    let updated = second
+        .update(key, bytes("two"), created)
+        .await
+        .expect("update");
+    match first.update(key, bytes("stale"), created).await {
+        Err(StoreError::Conflict { actual, .. }) => assert_eq!(actual, updated),
+        other => panic!("stale update from the other store: got {other:?}"),
+    }
+    assert_eq!(next_change(&mut stream).await.revision(), created);
+    assert_eq!(next_change(&mut stream).await.revision(), updated);
+
+    first.compact(updated).await.expect("compact");
+    match second.list("/registry/configmaps/", None, 0, created).await {
+        Err(StoreError::Compacted {
+            requested,
+            compacted,
+        }) => {
+            assert_eq!(requested, created);
+            assert!(compacted > created);
+        }
+        other => panic!("read below another store's compaction: got {other:?}"),
+    }
+    assert_watch_compacted(&second, "/registry/configmaps/", created).await;
+    assert_eq!(
+        second.compacted_revision().await.expect("compacted"),
+        updated
+    );
 }
 
 /// An etcd that cannot be reached gives `Unavailable` (never a panic or a
