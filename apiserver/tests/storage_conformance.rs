@@ -150,7 +150,7 @@ impl EtcdProcess {
 
     /// A second store on the same running etcd, as another replica has.
     async fn connect_again(&self) -> EtcdStore {
-        EtcdStore::connect(&[self.endpoint.clone()], "/registry")
+        EtcdStore::connect(std::slice::from_ref(&self.endpoint), "/registry")
             .await
             .expect("connect to a running etcd")
     }
