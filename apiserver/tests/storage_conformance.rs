@@ -4,8 +4,9 @@
 //! with a store of its own so compaction in one cannot disturb another.
 //!
 //! The bodies state the storage contract of `apiserver::storage`; a backend
-//! that needs a test of its own (durability across a reopen, an unreachable
-//! etcd) has it at the bottom.
+//! that needs a test of its own (durability across a reopen and a SIGKILL,
+//! stores sharing one etcd, an unreachable etcd) has it at the bottom.
+//! A missing `/usr/bin/etcd` fails the etcd tests; it never skips them.
 
 use std::collections::{BTreeMap, HashSet};
 use std::net::TcpListener;
