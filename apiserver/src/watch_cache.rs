@@ -27,6 +27,11 @@ use crate::storage::{Change, KeyValue, Revision, Store, StoreError};
 const HISTORY: usize = 10_000;
 /// How many revisions before the store's head a new cache starts from.
 const BOOTSTRAP_WINDOW: Revision = 1_000;
+/// How long a consistent read waits for the cache before reading the store
+/// instead. The embedded store sends progress notices with every commit, so
+/// its caches catch up within a millisecond; an etcd cache hears only of
+/// its own prefix and is often left to the store read.
+const CATCH_UP_WAIT: Duration = Duration::from_millis(250);
 /// Events buffered per watcher before it is cut off.
 const WATCHER_BUFFER: usize = 10_000;
 
@@ -283,7 +288,7 @@ impl WatchCache {
     /// Waits until the cache has seen everything the store has committed.
     pub async fn catch_up(&self, store: &dyn Store) -> Result<(), CacheError> {
         let current = store.current_revision().await?;
-        self.wait_for(current, Duration::from_secs(3)).await
+        self.wait_for(current, CATCH_UP_WAIT).await
     }
 
     pub fn revision(&self) -> Revision {
