@@ -428,7 +428,9 @@ impl Store for EmbeddedStore {
                     // Advisory: tells the watcher it is current; dropped when
                     // its queue is full.
                     last = batch_end;
-                    let _ = tx.try_send(Ok(Change::Progress { revision: batch_end }));
+                    let _ = tx.try_send(Ok(Change::Progress {
+                        revision: batch_end,
+                    }));
                 }
             }
         });
