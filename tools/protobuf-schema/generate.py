@@ -18,19 +18,26 @@ so the table is derived from upstream's schemas rather than written by us:
 Output format, one record per line, fields separated by a single space:
 
     M <full.proto.MessageName> [slice]
-    F <tag> <jsonName> <label> <type> <required>
+    F <tag> <jsonName> <label> <type> <keepsZero>
     K <apiVersion> <Kind> <full.proto.MessageName>
 
 label is opt, rep or map; jsonName "-" marks an embedded Go struct whose
 fields JSON lifts into the parent; type is a scalar name, a message name, or for maps
-"<key>,<value>"; required is 1 when k8s-openapi does not wrap the field in Option.
+"<key>,<value>"; keepsZero is 1 when a zero value read from the wire still
+belongs in JSON: the field is required (k8s-openapi does not wrap it in
+Option, upstream has no omitempty) or upstream's Go type is a pointer (read
+from a Go binary's type data, see go_types.py; kubectl by default, or the
+binary named by GO_TYPES_BINARY).
 """
 import glob
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
+
+import go_types
 
 MANIFEST = os.path.join(os.path.dirname(os.path.abspath(__file__)), "Cargo.toml")
 # k8s-pb 0.9 is generated from Kubernetes 1.34; later k8s-openapi versions fill
@@ -291,6 +298,37 @@ def kind_lines(messages, kinds):
     return lines
 
 
+SCALARS = {"string", "bytes", "bool", "int32", "int64", "double"}
+
+
+def pointer_fields(messages, names, binary):
+    """(message, tag) of scalar fields that upstream's Go types declare as
+    pointers, matched by field tags and JSON names against the Go structs in
+    `binary`. Fields the binary does not know (newer than it) stay unmarked."""
+    structs = go_types.struct_fields(binary)
+    pointers = set()
+    matched = 0
+    for message, fields in messages.items():
+        signature = {(field["tag"], names[(message, field["tag"])]) for field in fields}
+        found = False
+        for go_fields in structs:
+            go_signature = {(tag, json_name or "-") for tag, json_name, _ in go_fields}
+            # A binary older than k8s-pb lacks the newest fields; more than
+            # half must agree so small structs do not match by chance.
+            if not go_signature <= signature or 2 * len(go_signature) <= len(signature):
+                continue
+            found = True
+            pointers.update((message, tag) for tag, _, is_pointer in go_fields if is_pointer)
+        matched += found
+    print(f"pointer fields from {binary}: {matched} of {len(messages)} messages matched", file=sys.stderr)
+    return {
+        (message, field["tag"])
+        for message, fields in messages.items()
+        for field in fields
+        if (message, field["tag"]) in pointers and field["label"] == "opt" and field["type"] in SCALARS
+    }
+
+
 def main():
     dirs = crate_dirs()
     pb_src = os.path.join(dirs["k8s-pb"], "src")
@@ -298,9 +336,9 @@ def main():
     definitions = parse_openapi(os.path.join(dirs["k8s-openapi"], "src"))
     inline = find_inline(messages, definitions)
     guessed = []
-    out = []
+    names = {}
+    requireds = {}
     for message in sorted(messages):
-        out.append(f"M {message} slice" if message in slices else f"M {message}")
         known = definitions.get(message.lower(), {})
         for field in messages[message]:
             if (message, field["name"]) in inline:
@@ -313,7 +351,19 @@ def main():
                 # list's items have no omitempty upstream.
                 is_items = message.endswith("List") and field["name"] == "items"
                 name, required = json_name(field), is_items
-            out.append(f"F {field['tag']} {name} {field['label']} {field['type']} {int(required)}")
+            names[(message, field["tag"])] = name
+            requireds[(message, field["tag"])] = required
+    binary = os.environ.get("GO_TYPES_BINARY") or shutil.which("kubectl")
+    if not binary:
+        sys.exit("need a Go binary with upstream's API types: install kubectl or set GO_TYPES_BINARY")
+    pointers = pointer_fields(messages, names, os.path.realpath(binary))
+    out = []
+    for message in sorted(messages):
+        out.append(f"M {message} slice" if message in slices else f"M {message}")
+        for field in messages[message]:
+            key = (message, field["tag"])
+            keeps_zero = requireds[key] or key in pointers
+            out.append(f"F {field['tag']} {names[key]} {field['label']} {field['type']} {int(keeps_zero)}")
     out.extend(kind_lines(messages, kinds))
     meta = "k8s.io.apimachinery.pkg.apis.meta.v1."
     for kind in META_KINDS:

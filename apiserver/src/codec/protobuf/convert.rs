@@ -4,10 +4,9 @@
 //! Presence rules, which follow from how upstream writes protobuf and JSON:
 //! - Upstream writes every non-pointer field to protobuf, zero or not, while
 //!   JSON drops zero values of `omitempty` fields. So a zero scalar read from
-//!   the wire is left out of JSON unless upstream's OpenAPI marks the field
-//!   required (the required fields are exactly those without `omitempty`).
-//!   The cost: a pointer field explicitly set to zero (`replicas: 0`) cannot
-//!   be told apart from an unset non-pointer one and is dropped as well.
+//!   the wire is left out of JSON, unless the field is required (no
+//!   `omitempty`) or a Go pointer (set to zero on purpose, such as
+//!   `replicas: 0`); the schema marks both as `keeps_zero`.
 //! - A nested message present on the wire is always written (`"status": {}`),
 //!   as Go's JSON encoder never omits a struct.
 //! - Empty lists and maps are left out.
@@ -66,7 +65,8 @@ impl Decoder<'_> {
     /// upstream, so JSON shows it even when the wire had no element.
     fn add_required_lists(message: &Message, out: &mut Map<String, Value>) {
         for field in &message.fields {
-            if let (true, Label::Repeated, Some(name)) = (field.required, field.label, &field.json)
+            if let (true, Label::Repeated, Some(name)) =
+                (field.keeps_zero, field.label, &field.json)
             {
                 out.entry(name.clone())
                     .or_insert_with(|| Value::Array(Vec::new()));
@@ -103,7 +103,7 @@ impl Decoder<'_> {
             match field.label {
                 Label::Optional => {
                     let value = self.value(message, name, field.value, raw, depth)?;
-                    if !field.required && is_zero_scalar(field.value, &value) {
+                    if !field.keeps_zero && is_zero_scalar(field.value, &value) {
                         out.remove(name);
                     } else {
                         out.insert(name.clone(), value);

@@ -1,7 +1,8 @@
 //! The table of every message in upstream's generated.proto files, loaded
 //! from `protobuf_schema.txt`. That file is written by
 //! `tools/protobuf-schema/generate.py` from the k8s-pb crate (fields, tags and
-//! types) and the k8s-openapi crate (JSON keys and required fields); see the
+//! types), the k8s-openapi crate (JSON keys and required fields) and the Go
+//! type data of a kubectl binary (which fields are pointers); see the
 //! generator for its format.
 
 use std::collections::HashMap;
@@ -76,8 +77,10 @@ pub(super) struct Field {
     pub(super) value: Type,
     /// For maps, the key type (always a scalar).
     pub(super) key: Option<Type>,
-    /// Required in upstream's OpenAPI: a zero value is still written to JSON.
-    pub(super) required: bool,
+    /// A zero value read from the wire still belongs in JSON: upstream's field
+    /// has no `omitempty` (it is required) or is a Go pointer, whose zero was
+    /// set on purpose. For a list: JSON shows it even when empty.
+    pub(super) keeps_zero: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -175,7 +178,7 @@ impl Schema {
 }
 
 fn parse_field(parts: &[&str], by_name: &HashMap<String, MessageId>) -> Result<Field, String> {
-    let [_, tag, json, label, value, required] = parts else {
+    let [_, tag, json, label, value, keeps_zero] = parts else {
         return Err(format!("bad field line {parts:?}"));
     };
     let tag = tag.parse().map_err(|_| format!("bad tag in {parts:?}"))?;
@@ -198,7 +201,7 @@ fn parse_field(parts: &[&str], by_name: &HashMap<String, MessageId>) -> Result<F
         label,
         value,
         key,
-        required: *required == "1",
+        keeps_zero: *keeps_zero == "1",
     })
 }
 

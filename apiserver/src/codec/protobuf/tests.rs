@@ -230,7 +230,7 @@ fn events_lease_and_endpoint_slice_round_trip() {
     assert_round_trip(json!({
         "apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice", "metadata": object_meta(),
         "addressType": "IPv4",
-        "endpoints": [{"addresses": ["10.0.0.5"], "conditions": {"ready": true, "serving": true},
+        "endpoints": [{"addresses": ["10.0.0.5"], "conditions": {"ready": true, "serving": true, "terminating": false},
             "nodeName": "node-1", "zone": "a", "targetRef": {"kind": "Pod", "name": "demo-0"}}],
         "ports": [{"name": "http", "port": 8080, "protocol": "TCP"}]
     }));
@@ -299,20 +299,24 @@ fn quantity_int_or_string_duration_and_raw_extension_keep_their_json_forms() {
     }));
 }
 
-/// Known loss: upstream's `*bool`/`*int32` fields set to zero look on the
-/// wire like unset non-pointer fields, and are dropped like them.
+/// Upstream's pointer fields keep an explicit zero: `replicas: 0` must not
+/// become "unset" (defaulted to 1), nor `gracePeriodSeconds: 0` (delete now).
 #[test]
-fn pointer_fields_set_to_zero_are_dropped_on_decode() {
-    let bytes = encode(&json!({
-        "apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice", "metadata": {"name": "e"}, "addressType": "IPv4",
-        "endpoints": [{"addresses": ["10.0.0.5"], "conditions": {"ready": true, "terminating": false}}]
-    }))
-    .expect("encodes");
-    let decoded = decode(&bytes).expect("decodes");
-    assert_eq!(
-        decoded["endpoints"][0]["conditions"],
-        json!({"ready": true})
+fn pointer_fields_set_to_zero_keep_their_zero() {
+    assert_round_trip(json!({
+        "apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "d"},
+        "spec": {"replicas": 0, "revisionHistoryLimit": 0, "selector": {}, "template": {"metadata": {"creationTimestamp": null},
+            "spec": {"containers": [{"name": "c", "securityContext": {"runAsUser": 0, "privileged": false}}],
+                "automountServiceAccountToken": false, "terminationGracePeriodSeconds": 0}}},
+        "status": {}
+    }));
+    assert_round_trip(
+        json!({"apiVersion": "v1", "kind": "DeleteOptions", "gracePeriodSeconds": 0, "orphanDependents": false}),
     );
+    assert_round_trip(json!({
+        "apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice", "metadata": {"name": "e"}, "addressType": "IPv4",
+        "endpoints": [{"addresses": ["10.0.0.5"], "conditions": {"ready": true, "serving": true, "terminating": false}}]
+    }));
 }
 
 #[test]
