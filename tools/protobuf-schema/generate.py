@@ -227,6 +227,9 @@ def parse_openapi(src):
             for key in re.finditer(r'"([^"]+)" => Field::Key_(\w+),', text):
                 rust = normal(key.group(2))
                 names[rust] = (key.group(1), required.get(rust, False))
+                # k8s-openapi renames keys that are not identifiers ("$ref"
+                # becomes ref_path); prost keeps the proto name (ref).
+                names.setdefault(normal(re.sub(r"[^\w]", "", key.group(1))), names[rust])
             definitions[proto_name] = names
     return definitions
 

@@ -76,6 +76,12 @@ pub fn supports(api_version: &str, kind: &str) -> bool {
 /// Decodes an enveloped protobuf object into its JSON form, including
 /// `apiVersion` and `kind`.
 pub fn decode(body: &[u8]) -> Result<Value, ProtobufError> {
+    decode_nested(body, 0)
+}
+
+/// [`decode`] for an envelope found `depth` messages deep inside another
+/// (a RawExtension), so nesting stays bounded across envelopes too.
+fn decode_nested(body: &[u8], depth: usize) -> Result<Value, ProtobufError> {
     let envelope = body
         .strip_prefix(PREFIX)
         .ok_or(ProtobufError::MissingPrefix)?;
@@ -89,7 +95,7 @@ pub fn decode(body: &[u8]) -> Result<Value, ProtobufError> {
             api_version: unknown.api_version.clone(),
             kind: unknown.kind.clone(),
         })?;
-    let mut object = match (Decoder { schema: &SCHEMA }).message(id, unknown.raw, 0)? {
+    let mut object = match (Decoder { schema: &SCHEMA }).message(id, unknown.raw, depth)? {
         Value::Object(object) => object,
         _ => Map::new(),
     };

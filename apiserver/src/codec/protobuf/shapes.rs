@@ -38,7 +38,7 @@ pub(super) fn decode(
                 Ok(Value::String(string_at(message, bytes, 3)?))
             }
         }
-        Shape::RawJson => raw_json(message, bytes_at(bytes, 1)?),
+        Shape::RawJson => raw_json(message, bytes_at(bytes, 1)?, depth),
         Shape::Slice => {
             let object = decoder.object(message, bytes, depth)?;
             Ok(object
@@ -164,13 +164,13 @@ fn wrap(message: &Message, position: usize, value: &Value) -> Map<String, Value>
     object
 }
 
-fn raw_json(message: &Message, bytes: &[u8]) -> Result<Value, ProtobufError> {
+fn raw_json(message: &Message, bytes: &[u8], depth: usize) -> Result<Value, ProtobufError> {
     if bytes.is_empty() {
         return Ok(Value::Null);
     }
     // Objects embedded by a protobuf encoder carry their own envelope.
     if bytes.starts_with(super::PREFIX) {
-        return super::decode(bytes);
+        return super::decode_nested(bytes, depth + 1);
     }
     serde_json::from_slice(bytes)
         .map_err(|_| field_error(message, "raw", "embedded data is not JSON"))
@@ -302,7 +302,9 @@ pub(super) fn parse_duration(text: &str) -> Option<i64> {
             _ => return None,
         };
         let (whole, fraction) = number.split_once('.').unwrap_or((number, ""));
-        if whole.is_empty() && fraction.is_empty() {
+        if (whole.is_empty() && fraction.is_empty())
+            || !fraction.bytes().all(|byte| byte.is_ascii_digit())
+        {
             return None;
         }
         let whole: i128 = if whole.is_empty() {
@@ -344,6 +346,8 @@ mod tests {
         }
         assert_eq!(parse_duration("1h30m"), Some(5_400_000_000_000));
         assert_eq!(parse_duration("3x"), None);
+        assert_eq!(parse_duration("1.2.3s"), None);
+        assert_eq!(parse_duration(".s"), None);
     }
 
     #[test]

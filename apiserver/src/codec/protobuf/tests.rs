@@ -299,6 +299,36 @@ fn quantity_int_or_string_duration_and_raw_extension_keep_their_json_forms() {
     }));
 }
 
+#[test]
+fn custom_resource_definition_round_trips_with_schema_unions() {
+    assert_round_trip(json!({
+        "apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+        "metadata": {"name": "widgets.example.com"},
+        "spec": {
+            "group": "example.com", "scope": "Namespaced",
+            "names": {"plural": "widgets", "singular": "widget", "kind": "Widget", "listKind": "WidgetList", "shortNames": ["wg"]},
+            "versions": [{
+                "name": "v1", "served": true, "storage": true,
+                "schema": {"openAPIV3Schema": {
+                    "type": "object", "$ref": "#/definitions/x",
+                    "properties": {
+                        "spec": {"type": "object", "required": ["size"], "properties": {
+                            "size": {"type": "integer", "maximum": 10.5, "default": 3},
+                            "tags": {"type": "array", "items": {"type": "string", "enum": ["a", "b"]}},
+                            "labels": {"type": "object", "additionalProperties": {"type": "string"}},
+                            "free": {"type": "object", "additionalProperties": true, "x-kubernetes-preserve-unknown-fields": true}
+                        }},
+                        "status": {"type": "object", "x-kubernetes-validations": [{"rule": "self.size >= 0", "message": "no"}]}
+                    },
+                    "dependencies": {"a": ["b"], "c": {"required": ["d"]}}
+                }},
+                "subresources": {"status": {}},
+                "additionalPrinterColumns": [{"name": "Size", "type": "integer", "jsonPath": ".spec.size"}]
+            }]
+        }
+    }));
+}
+
 /// Upstream's pointer fields keep an explicit zero: `replicas: 0` must not
 /// become "unset" (defaulted to 1), nor `gracePeriodSeconds: 0` (delete now).
 #[test]
@@ -374,6 +404,13 @@ fn bad_input_gives_errors_not_panics() {
     for cut in 0..fixture.len() {
         let _ = decode(&fixture[..cut]);
     }
+    for at in 4..fixture.len() {
+        for byte in [0x00, 0x01, 0x08, 0x0a, 0x7f, 0x80, 0xff] {
+            let mut mutated = fixture.to_vec();
+            mutated[at] = byte;
+            let _ = decode(&mutated);
+        }
+    }
     // Nesting a message in itself without end must stop, not overflow the stack.
     let mut nested = Vec::new();
     for _ in 0..200 {
@@ -385,6 +422,18 @@ fn bad_input_gives_errors_not_panics() {
     wire::put_bytes(&mut deep, 1, b"\x0a\x02v1\x12\x0aPodList");
     wire::put_bytes(&mut deep, 2, &nested);
     assert!(decode(&deep).is_err());
+    // Envelopes nested in RawExtensions count towards the same limit.
+    let mut envelope = encode(&json!({"apiVersion": "v1", "kind": "Status"})).expect("encodes");
+    for _ in 0..100 {
+        let mut raw_extension = Vec::new();
+        wire::put_bytes(&mut raw_extension, 1, &envelope);
+        let mut event = Vec::new();
+        wire::put_bytes(&mut event, 2, &raw_extension);
+        envelope = b"k8s\0".to_vec();
+        wire::put_bytes(&mut envelope, 1, b"\x0a\x02v1\x12\x0aWatchEvent");
+        wire::put_bytes(&mut envelope, 2, &event);
+    }
+    assert!(matches!(decode(&envelope), Err(ProtobufError::TooDeep(_))));
 }
 
 #[test]
