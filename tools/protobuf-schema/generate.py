@@ -274,6 +274,15 @@ def camel(name):
     return head + "".join(part[:1].upper() + part[1:] for part in rest)
 
 
+# Groups k8s-pb has no Resource impl in, so no apiVersion to learn from:
+# metadata-only lists (client-go's metadata informers ask for them) and
+# aggregated discovery.
+EXTRA_VERSIONS = {
+    "k8s.io.apimachinery.pkg.apis.meta.v1": "meta.k8s.io/v1",
+    "k8s.io.apimachinery.pkg.apis.meta.v1beta1": "meta.k8s.io/v1beta1",
+    "k8s.io.api.apidiscovery.v2": "apidiscovery.k8s.io/v2",
+    "k8s.io.api.apidiscovery.v2beta1": "apidiscovery.k8s.io/v2beta1",
+}
 OBJECT_META = "k8s.io.apimachinery.pkg.apis.meta.v1.ObjectMeta"
 LIST_META = "k8s.io.apimachinery.pkg.apis.meta.v1.ListMeta"
 
@@ -283,7 +292,7 @@ def kind_lines(messages, kinds):
     resources is a kind (this includes TokenRequest, Eviction and Scale, which
     k8s-pb has no Resource impl for). k8s-pb's Resource impls give each
     package its apiVersion, and the Go spelling of kinds prost renamed."""
-    versions = {}
+    versions = dict(EXTRA_VERSIONS)
     spelled = {}
     for version, kind, message in kinds:
         package, name = message.rsplit(".", 1)

@@ -105,7 +105,9 @@ fn decode_nested(body: &[u8], depth: usize) -> Result<Value, ProtobufError> {
 }
 
 /// Encodes an object (its `apiVersion` and `kind` pick the schema) into an
-/// enveloped protobuf body.
+/// enveloped protobuf body. Fields the schema does not know are dropped, as a
+/// Go struct would drop them. A RawExtension's object is written as JSON
+/// bytes, as upstream stores it; watch streams use [`encode_watch_event`].
 pub fn encode(object: &Value) -> Result<Vec<u8>, ProtobufError> {
     let type_field = |name: &str| {
         object

@@ -282,6 +282,24 @@ fn meta_kinds_round_trip_under_any_version() {
 }
 
 #[test]
+fn metadata_only_lists_and_aggregated_discovery_round_trip() {
+    assert_round_trip(json!({
+        "apiVersion": "meta.k8s.io/v1", "kind": "PartialObjectMetadataList", "metadata": {"resourceVersion": "5"},
+        "items": [{"metadata": {"name": "a", "namespace": "default", "uid": "u", "resourceVersion": "4"}}]
+    }));
+    assert_round_trip(json!({
+        "apiVersion": "apidiscovery.k8s.io/v2", "kind": "APIGroupDiscoveryList", "metadata": {},
+        "items": [{"metadata": {"name": "apps", "creationTimestamp": null}, "versions": [{
+            "version": "v1", "freshness": "Current",
+            "resources": [{"resource": "deployments", "responseKind": {"group": "apps", "version": "v1", "kind": "Deployment"},
+                "scope": "Namespaced", "singularResource": "deployment", "verbs": ["get", "list", "watch"],
+                "shortNames": ["deploy"], "categories": ["all"],
+                "subresources": [{"subresource": "scale", "responseKind": {"group": "autoscaling", "version": "v1", "kind": "Scale"}, "verbs": ["get", "patch", "update"]}]}]
+        }]}]
+    }));
+}
+
+#[test]
 fn quantity_int_or_string_duration_and_raw_extension_keep_their_json_forms() {
     assert_round_trip(json!({
         "apiVersion": "v1", "kind": "ResourceQuota", "metadata": {"name": "q"},
