@@ -313,32 +313,41 @@ def kind_lines(messages, kinds):
 SCALARS = {"string", "bytes", "bool", "int32", "int64", "double"}
 
 
-def pointer_fields(messages, names, binary):
-    """(message, tag) of scalar fields that upstream's Go types declare as
-    pointers, matched by field tags and JSON names against the Go structs in
-    `binary`. Fields the binary does not know (newer than it) stay unmarked."""
+def go_facts(messages, names, binary):
+    """Facts about upstream's Go structs, read from `binary` and matched to
+    messages by field tags and proto field names (which prost snake_cases):
+    the JSON key of each field, and which scalar fields are pointers.
+    Fields newer than the binary get neither."""
     structs = go_types.struct_fields(binary)
+    go_names = {}
     pointers = set()
     matched = 0
     for message, fields in messages.items():
-        signature = {(field["tag"], names[(message, field["tag"])]) for field in fields}
+        signature = {(field["tag"], normal(field["name"])) for field in fields}
         found = False
         for go_fields in structs:
-            go_signature = {(tag, json_name or "-") for tag, json_name, _ in go_fields}
+            go_signature = {(tag, normal(proto)) for tag, _, proto, _ in go_fields}
             # A binary older than k8s-pb lacks the newest fields; more than
             # half must agree so small structs do not match by chance.
             if not go_signature <= signature or 2 * len(go_signature) <= len(signature):
                 continue
             found = True
-            pointers.update((message, tag) for tag, _, is_pointer in go_fields if is_pointer)
+            for tag, json_name, _, is_pointer in go_fields:
+                # json:"-" keeps a field out of JSON (RawExtension.Raw, whose
+                # message has a JSON form of its own); that is not a name.
+                if json_name != "-":
+                    go_names[(message, tag)] = json_name or "-"
+                if is_pointer:
+                    pointers.add((message, tag))
         matched += found
-    print(f"pointer fields from {binary}: {matched} of {len(messages)} messages matched", file=sys.stderr)
-    return {
+    print(f"Go types from {binary}: {matched} of {len(messages)} messages matched", file=sys.stderr)
+    scalar_pointers = {
         (message, field["tag"])
         for message, fields in messages.items()
         for field in fields
         if (message, field["tag"]) in pointers and field["label"] == "opt" and field["type"] in SCALARS
     }
+    return go_names, scalar_pointers
 
 
 def main():
@@ -347,7 +356,7 @@ def main():
     messages, kinds, slices = parse_pb(pb_src)
     definitions = parse_openapi(os.path.join(dirs["k8s-openapi"], "src"))
     inline = find_inline(messages, definitions)
-    guessed = []
+    guessed_keys = set()
     names = {}
     requireds = {}
     for message in sorted(messages):
@@ -358,7 +367,7 @@ def main():
             elif normal(field["name"]) in known:
                 name, required = known[normal(field["name"])]
             else:
-                guessed.append(f"{message}.{field['name']}")
+                guessed_keys.add(f"{message}.{field['tag']}")
                 # k8s-openapi has one generic List type, not one per kind; a
                 # list's items have no omitempty upstream.
                 is_items = message.endswith("List") and field["name"] == "items"
@@ -368,7 +377,15 @@ def main():
     binary = os.environ.get("GO_TYPES_BINARY") or shutil.which("kubectl")
     if not binary:
         sys.exit("need a Go binary with upstream's API types: install kubectl or set GO_TYPES_BINARY")
-    pointers = pointer_fields(messages, names, os.path.realpath(binary))
+    go_names, pointers = go_facts(messages, names, os.path.realpath(binary))
+    for key, go_name in go_names.items():
+        if key not in names:
+            continue
+        if f"{key[0]}.{key[1]}" in guessed_keys:
+            names[key] = go_name
+            guessed_keys.discard(f"{key[0]}.{key[1]}")
+        elif names[key] != go_name:
+            print(f"k8s-openapi and Go disagree on {key}: {names[key]} vs {go_name}", file=sys.stderr)
     out = []
     for message in sorted(messages):
         out.append(f"M {message} slice" if message in slices else f"M {message}")
@@ -383,9 +400,9 @@ def main():
     sys.stdout.write("\n".join(out) + "\n")
     # Mostly old beta versions, option kinds and List types, which k8s-openapi
     # does not define; set VERBOSE=1 to list them.
-    print(f"{len(guessed)} fields named from doc comments or lowerCamelCase", file=sys.stderr)
+    print(f"{len(guessed_keys)} fields named from doc comments or lowerCamelCase", file=sys.stderr)
     if os.environ.get("VERBOSE"):
-        print("\n".join(guessed), file=sys.stderr)
+        print("\n".join(sorted(guessed_keys)), file=sys.stderr)
 
 
 if __name__ == "__main__":

@@ -21,7 +21,7 @@ import struct
 
 KIND_POINTER = 22
 FIELD_SIZE = 24
-TAG = re.compile(r'json:"([^",]*)[^"]*"\s+protobuf:"\w+,(\d+),')
+TAG = re.compile(r'json:"([^",]*)[^"]*"\s+protobuf:"\w+,(\d+),[^"]*?name=(\w+)')
 
 
 def _sections(data):
@@ -73,8 +73,8 @@ def _tagged_names(rodata, base):
 
 
 def struct_fields(path):
-    """Lists of (proto tag, json name, is pointer), one per Go struct with
-    protobuf tags; the json name is "" for an embedded (inline) struct."""
+    """Lists of (proto tag, json name, proto name, is pointer), one per Go
+    struct with protobuf tags; the json name is "" for an embedded struct."""
     data = open(path, "rb").read()
     if data[:4] != b"\x7fELF" or data[4] != 2 or data[5] != 1:
         raise ValueError(f"{path} is not a 64-bit little-endian ELF binary")
@@ -113,5 +113,5 @@ def struct_fields(path):
         previous = (addr, field_offset)
         parsed = TAG.search(tag)
         if parsed:
-            structs[-1].append((int(parsed.group(2)), parsed.group(1), kind == KIND_POINTER))
+            structs[-1].append((int(parsed.group(2)), parsed.group(1), parsed.group(3), kind == KIND_POINTER))
     return [fields for fields in structs if fields]
