@@ -6,14 +6,21 @@ then commit the output:
 
     python3 tools/protobuf-schema/generate.py > apiserver/src/codec/protobuf_schema.txt
 
-Two crates are the sources (cargo fetches them; `cargo metadata` says where),
-so the table is derived from upstream's schemas rather than written by us:
+Three sources, so the table is derived from upstream's schemas rather than
+written by us:
 
 * k8s-pb (prost types generated from upstream's generated.proto) gives every
   message, and for each field its tag, wire type, cardinality and message type.
 * k8s-openapi (generated from upstream's OpenAPI document) gives the JSON key of
   each field (prost's snake_case loses spellings such as podIP) and whether the
   field is required, which decides if a zero value is written back to JSON.
+* The Go type data in a kubectl binary (go_types.py) says which fields are
+  pointers, and names the fields and embedded structs k8s-openapi lacks.
+
+Both crates are pinned in Cargo.toml beside this file; cargo fetches them and
+`cargo metadata` says where. kubectl is found on PATH, or named by
+GO_TYPES_BINARY; a kubectl older than k8s-pb only leaves the newest fields
+without Go facts (their names fall back to the doc comment or lowerCamelCase).
 
 Output format, one record per line, fields separated by a single space:
 
@@ -22,12 +29,11 @@ Output format, one record per line, fields separated by a single space:
     K <apiVersion> <Kind> <full.proto.MessageName>
 
 label is opt, rep or map; jsonName "-" marks an embedded Go struct whose
-fields JSON lifts into the parent; type is a scalar name, a message name, or for maps
-"<key>,<value>"; keepsZero is 1 when a zero value read from the wire still
+fields JSON lifts into the parent; type is a scalar name, a message name, or
+for maps "<key>,<value>"; keepsZero is 1 when a zero value read from the wire still
 belongs in JSON: the field is required (k8s-openapi does not wrap it in
-Option, upstream has no omitempty) or upstream's Go type is a pointer (read
-from a Go binary's type data, see go_types.py; kubectl by default, or the
-binary named by GO_TYPES_BINARY).
+Option, upstream has no omitempty) or upstream's Go type is a pointer; for a
+list, 1 means JSON shows it even when empty.
 """
 import glob
 import json
