@@ -8,7 +8,8 @@ use crate::registry::RegistrySnapshot;
 use crate::resource::ResourceDescriptor;
 
 /// The content type of aggregated discovery responses.
-pub const AGGREGATED_V2: &str = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList";
+pub const AGGREGATED_V2: &str =
+    "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList";
 
 /// Whether the Accept header asks for aggregated discovery v2 first.
 pub fn wants_aggregated(accept: Option<&str>) -> bool {
@@ -16,7 +17,10 @@ pub fn wants_aggregated(accept: Option<&str>) -> bool {
     for range in accept.split(',') {
         let range = range.trim();
         if range.contains("as=APIGroupDiscoveryList") {
-            if range.contains("v=v2") && !range.contains("v=v2beta1") && range.contains("g=apidiscovery.k8s.io") {
+            if range.contains("v=v2")
+                && !range.contains("v=v2beta1")
+                && range.contains("g=apidiscovery.k8s.io")
+            {
                 return true;
             }
             continue;
@@ -61,7 +65,10 @@ pub fn group_list(snapshot: &RegistrySnapshot) -> Value {
 
 /// `/apis/GROUP`.
 pub fn group(snapshot: &RegistrySnapshot, name: &str) -> Option<Value> {
-    let (_, versions) = snapshot.groups().into_iter().find(|(g, _)| g == name && !g.is_empty())?;
+    let (_, versions) = snapshot
+        .groups()
+        .into_iter()
+        .find(|(g, _)| g == name && !g.is_empty())?;
     let mut entry = group_entry(name, &versions);
     entry["kind"] = json!("APIGroup");
     entry["apiVersion"] = json!("v1");
@@ -99,7 +106,11 @@ pub fn resource_list(snapshot: &RegistrySnapshot, group: &str, version: &str) ->
             }));
         }
     }
-    let group_version = if group.is_empty() { version.to_string() } else { format!("{group}/{version}") };
+    let group_version = if group.is_empty() {
+        version.to_string()
+    } else {
+        format!("{group}/{version}")
+    };
     Some(json!({
         "kind": "APIResourceList",
         "apiVersion": "v1",
@@ -137,7 +148,11 @@ pub fn aggregated(snapshot: &RegistrySnapshot, core: bool) -> Value {
                     json!({ "version": v, "resources": resources, "freshness": "Current" })
                 })
                 .collect();
-            let metadata = if g.is_empty() { json!({ "creationTimestamp": null }) } else { json!({ "name": g, "creationTimestamp": null }) };
+            let metadata = if g.is_empty() {
+                json!({ "creationTimestamp": null })
+            } else {
+                json!({ "name": g, "creationTimestamp": null })
+            };
             json!({ "metadata": metadata, "versions": versions })
         })
         .collect();

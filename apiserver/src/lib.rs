@@ -6,22 +6,24 @@
 //! It knows nothing of CustomResourceDefinitions or APIServices: those plug
 //! into the registry from the crates above, like any other API group.
 
+pub mod builtin;
+pub mod codec;
+pub mod compaction;
+pub mod discovery;
 pub mod error;
+pub mod handlers;
+pub mod namespaces;
+pub mod negotiation;
+pub mod object;
+pub mod openapi;
+pub mod patch;
+pub mod pruning;
+pub mod registry;
+pub mod request_info;
 pub mod resource;
+pub mod reviews;
+pub mod selectors;
 pub mod server;
 pub mod storage;
 pub mod validation;
-pub mod object;
-pub mod request_info;
-pub mod selectors;
-pub mod codec;
-pub mod negotiation;
-pub mod registry;
 pub mod watch_cache;
-pub mod handlers;
-pub mod patch;
-pub mod discovery;
-pub mod builtin;
-pub mod compaction;
-pub mod namespaces;
-pub mod reviews;

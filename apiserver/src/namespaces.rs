@@ -60,7 +60,9 @@ async fn empty_namespace(ctx: &Context, namespace: &str) -> Result<bool, ApiErro
         let page = ctx.store.list(&prefix, None, 0, 0).await?;
         for kv in page.items {
             empty = false;
-            let Some(name) = kv.key.strip_prefix(&prefix) else { continue };
+            let Some(name) = kv.key.strip_prefix(&prefix) else {
+                continue;
+            };
             match delete_object(ctx, &descriptor, Some(namespace), name, false, |_| Ok(())).await {
                 Ok(_) | Err(ApiError::NotFound { .. }) => {}
                 Err(e) => tracing::warn!(error = %e, namespace, name, "namespace cleanup failed"),
@@ -72,13 +74,20 @@ async fn empty_namespace(ctx: &Context, namespace: &str) -> Result<bool, ApiErro
 
 /// Drops the `kubernetes` finalizer; the namespace goes once no metadata
 /// finalizers remain.
-async fn finish(ctx: &Context, key: &str, revision: i64, mut namespace: Value) -> Result<(), ApiError> {
+async fn finish(
+    ctx: &Context,
+    key: &str,
+    revision: i64,
+    mut namespace: Value,
+) -> Result<(), ApiError> {
     if let Some(spec) = namespace.get_mut("spec").and_then(Value::as_object_mut) {
         spec.insert("finalizers".into(), json!([]));
     }
     if object::finalizers(&namespace).is_empty() {
         match ctx.store.delete(key, revision).await {
-            Ok(_) | Err(crate::storage::StoreError::NotFound { .. }) | Err(crate::storage::StoreError::Conflict { .. }) => {}
+            Ok(_)
+            | Err(crate::storage::StoreError::NotFound { .. })
+            | Err(crate::storage::StoreError::Conflict { .. }) => {}
             Err(e) => return Err(e.into()),
         }
         return Ok(());

@@ -42,7 +42,10 @@ fn parse_range(raw: &str) -> MediaRange<'_> {
 
 impl MediaRange<'_> {
     fn param(&self, name: &str) -> Option<&str> {
-        self.params.iter().find(|(k, _)| *k == name).map(|(_, v)| *v)
+        self.params
+            .iter()
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| *v)
     }
 }
 
@@ -77,8 +80,7 @@ pub fn output(accept: Option<&str>, protobuf_ok: bool) -> Result<Output, ApiErro
         }
     }
     Err(ApiError::NotAcceptable {
-        accepted: "application/json, application/yaml, application/vnd.kubernetes.protobuf"
-            .into(),
+        accepted: "application/json, application/yaml, application/vnd.kubernetes.protobuf".into(),
     })
 }
 

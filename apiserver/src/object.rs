@@ -84,9 +84,7 @@ pub fn is_deleting(object: &Value) -> bool {
 
 /// The current time as upstream writes `metav1.Time`: RFC3339, seconds.
 pub fn now_timestamp() -> String {
-    chrono::Utc::now()
-        .format("%Y-%m-%dT%H:%M:%SZ")
-        .to_string()
+    chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string()
 }
 
 /// Everything but metadata and status: what a generation bump compares.
@@ -94,7 +92,9 @@ pub fn spec_part(object: &Value) -> Value {
     match object.as_object() {
         Some(map) => Value::Object(
             map.iter()
-                .filter(|(k, _)| !matches!(k.as_str(), "metadata" | "status" | "apiVersion" | "kind"))
+                .filter(|(k, _)| {
+                    !matches!(k.as_str(), "metadata" | "status" | "apiVersion" | "kind")
+                })
                 .map(|(k, v)| (k.clone(), v.clone()))
                 .collect(),
         ),

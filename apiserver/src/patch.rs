@@ -43,7 +43,9 @@ pub fn apply(content_type: &str, current: &Value, body: &[u8]) -> Result<Value, 
         }
     }
     if !doc.is_object() {
-        return Err(ApiError::BadRequest("the patch produced something that is not an object".into()));
+        return Err(ApiError::BadRequest(
+            "the patch produced something that is not an object".into(),
+        ));
     }
     Ok(doc)
 }
@@ -53,7 +55,9 @@ fn parse(body: &[u8]) -> Result<Value, ApiError> {
         .or_else(|_| serde_yaml_ng::from_slice(body))
         .map_err(|e| ApiError::BadRequest(format!("error decoding patch: {e}")))?;
     if !patch.is_object() {
-        return Err(ApiError::BadRequest("patch body must be a JSON object".into()));
+        return Err(ApiError::BadRequest(
+            "patch body must be a JSON object".into(),
+        ));
     }
     Ok(patch)
 }
@@ -61,10 +65,18 @@ fn parse(body: &[u8]) -> Result<Value, ApiError> {
 /// The merge key of a list field, by its name and where it sits; `None`
 /// means the list is replaced whole.
 fn merge_key(path: &str, field: &str) -> Option<&'static str> {
-    let in_container = path.ends_with("containers") || path.ends_with("initContainers") || path.ends_with("ephemeralContainers");
+    let in_container = path.ends_with("containers")
+        || path.ends_with("initContainers")
+        || path.ends_with("ephemeralContainers");
     Some(match field {
-        "containers" | "initContainers" | "ephemeralContainers" | "volumes" | "env" | "imagePullSecrets"
-        | "resourceClaims" | "schedulingGates" => "name",
+        "containers"
+        | "initContainers"
+        | "ephemeralContainers"
+        | "volumes"
+        | "env"
+        | "imagePullSecrets"
+        | "resourceClaims"
+        | "schedulingGates" => "name",
         "volumeMounts" => "mountPath",
         "volumeDevices" => "devicePath",
         "ports" if in_container => "containerPort",
@@ -97,7 +109,8 @@ fn strategic_merge(current: &Value, patch: &Value, path: &str) -> Result<Value, 
             continue;
         }
         if let Some(field) = key.strip_prefix("$deleteFromPrimitiveList/") {
-            if let (Some(Value::Array(list)), Some(remove)) = (out.get_mut(field), value.as_array()) {
+            if let (Some(Value::Array(list)), Some(remove)) = (out.get_mut(field), value.as_array())
+            {
                 list.retain(|v| !remove.contains(v));
             }
             continue;
@@ -107,8 +120,12 @@ fn strategic_merge(current: &Value, patch: &Value, path: &str) -> Result<Value, 
             continue;
         }
         let merged = match (out.get(key), value) {
-            (Some(existing @ Value::Object(_)), Value::Object(_)) => strategic_merge(existing, value, &join(path, key))?,
-            (Some(Value::Array(existing)), Value::Array(items)) => merge_list(existing, items, path, key)?,
+            (Some(existing @ Value::Object(_)), Value::Object(_)) => {
+                strategic_merge(existing, value, &join(path, key))?
+            }
+            (Some(Value::Array(existing)), Value::Array(items)) => {
+                merge_list(existing, items, path, key)?
+            }
             (_, Value::Array(items)) => Value::Array(
                 items
                     .iter()
@@ -138,8 +155,16 @@ fn join(path: &str, key: &str) -> String {
     }
 }
 
-fn merge_list(existing: &[Value], items: &[Value], path: &str, field: &str) -> Result<Value, ApiError> {
-    if items.iter().any(|i| i.get("$patch").and_then(Value::as_str) == Some("replace")) {
+fn merge_list(
+    existing: &[Value],
+    items: &[Value],
+    path: &str,
+    field: &str,
+) -> Result<Value, ApiError> {
+    if items
+        .iter()
+        .any(|i| i.get("$patch").and_then(Value::as_str) == Some("replace"))
+    {
         return Ok(Value::Array(
             items
                 .iter()
@@ -229,10 +254,24 @@ mod tests {
     #[test]
     fn json_patch_and_merge_patch() {
         let current = json!({"data": {"a": "1"}});
-        let out = apply(JSON_PATCH, &current, br#"[{"op":"add","path":"/data/b","value":"2"}]"#).unwrap();
+        let out = apply(
+            JSON_PATCH,
+            &current,
+            br#"[{"op":"add","path":"/data/b","value":"2"}]"#,
+        )
+        .unwrap();
         assert_eq!(out["data"]["b"], "2");
         let out = apply(MERGE_PATCH, &current, br#"{"data":{"a":null}}"#).unwrap();
         assert_eq!(out["data"], json!({}));
-        assert_eq!(apply(JSON_PATCH, &current, br#"[{"op":"test","path":"/data/a","value":"9"}]"#).unwrap_err().code(), 422);
+        assert_eq!(
+            apply(
+                JSON_PATCH,
+                &current,
+                br#"[{"op":"test","path":"/data/a","value":"9"}]"#
+            )
+            .unwrap_err()
+            .code(),
+            422
+        );
     }
 }

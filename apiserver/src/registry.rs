@@ -18,7 +18,12 @@ pub struct RegistrySnapshot {
 }
 
 impl RegistrySnapshot {
-    pub fn lookup(&self, group: &str, version: &str, plural: &str) -> Option<Arc<ResourceDescriptor>> {
+    pub fn lookup(
+        &self,
+        group: &str,
+        version: &str,
+        plural: &str,
+    ) -> Option<Arc<ResourceDescriptor>> {
         self.resources
             .get(&(group.to_string(), version.to_string(), plural.to_string()))
             .cloned()
@@ -72,7 +77,12 @@ impl RegistrySnapshot {
 
     /// Finds a resource by kind within a group/version (for bodies whose
     /// URL names a different resource).
-    pub fn by_kind(&self, group: &str, version: &str, kind: &str) -> Option<Arc<ResourceDescriptor>> {
+    pub fn by_kind(
+        &self,
+        group: &str,
+        version: &str,
+        kind: &str,
+    ) -> Option<Arc<ResourceDescriptor>> {
         self.resources
             .values()
             .find(|r| r.group == group && r.version == version && r.kind == kind)

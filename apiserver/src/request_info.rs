@@ -134,7 +134,11 @@ mod tests {
     fn group_list_and_watch() {
         let r = resource(Method::GET, "/apis/apps/v1/deployments", "watch=1");
         assert_eq!((r.verb.as_str(), r.group.as_str()), ("watch", "apps"));
-        let r = resource(Method::GET, "/apis/apps/v1/watch/namespaces/a/deployments", "");
+        let r = resource(
+            Method::GET,
+            "/apis/apps/v1/watch/namespaces/a/deployments",
+            "",
+        );
         assert_eq!(r.verb, "watch");
         assert_eq!(r.namespace.as_deref(), Some("a"));
     }
@@ -152,7 +156,11 @@ mod tests {
 
     #[test]
     fn subresource_and_collection_delete() {
-        let r = resource(Method::PATCH, "/apis/apps/v1/namespaces/a/deployments/d/status", "");
+        let r = resource(
+            Method::PATCH,
+            "/apis/apps/v1/namespaces/a/deployments/d/status",
+            "",
+        );
         assert_eq!(r.subresource.as_deref(), Some("status"));
         let r = resource(Method::DELETE, "/api/v1/namespaces/a/configmaps", "");
         assert_eq!(r.verb, "deletecollection");

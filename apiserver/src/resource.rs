@@ -173,7 +173,7 @@ pub trait Strategy: Send + Sync {
     }
 
     /// Turns a stored object into this version's form.
-    fn from_stored(&self, stored: Value) -> Value {
+    fn read_stored(&self, stored: Value) -> Value {
         stored
     }
 

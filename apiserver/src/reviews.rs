@@ -68,7 +68,13 @@ impl Strategy for RulesReview {
     }
 }
 
-fn review(group: &str, kind: &str, plural: &str, namespaced: bool, strategy: Arc<dyn Strategy>) -> ResourceDescriptor {
+fn review(
+    group: &str,
+    kind: &str,
+    plural: &str,
+    namespaced: bool,
+    strategy: Arc<dyn Strategy>,
+) -> ResourceDescriptor {
     ResourceDescriptor {
         group: group.into(),
         version: "v1".into(),
@@ -88,10 +94,40 @@ fn review(group: &str, kind: &str, plural: &str, namespaced: bool, strategy: Arc
 pub fn descriptors() -> Vec<ResourceDescriptor> {
     let access: Arc<dyn Strategy> = Arc::new(AccessReview);
     vec![
-        review("authentication.k8s.io", "SelfSubjectReview", "selfsubjectreviews", false, Arc::new(SelfSubjectReview)),
-        review("authorization.k8s.io", "SelfSubjectAccessReview", "selfsubjectaccessreviews", false, access.clone()),
-        review("authorization.k8s.io", "SelfSubjectRulesReview", "selfsubjectrulesreviews", false, Arc::new(RulesReview)),
-        review("authorization.k8s.io", "SubjectAccessReview", "subjectaccessreviews", false, access.clone()),
-        review("authorization.k8s.io", "LocalSubjectAccessReview", "localsubjectaccessreviews", true, access),
+        review(
+            "authentication.k8s.io",
+            "SelfSubjectReview",
+            "selfsubjectreviews",
+            false,
+            Arc::new(SelfSubjectReview),
+        ),
+        review(
+            "authorization.k8s.io",
+            "SelfSubjectAccessReview",
+            "selfsubjectaccessreviews",
+            false,
+            access.clone(),
+        ),
+        review(
+            "authorization.k8s.io",
+            "SelfSubjectRulesReview",
+            "selfsubjectrulesreviews",
+            false,
+            Arc::new(RulesReview),
+        ),
+        review(
+            "authorization.k8s.io",
+            "SubjectAccessReview",
+            "subjectaccessreviews",
+            false,
+            access.clone(),
+        ),
+        review(
+            "authorization.k8s.io",
+            "LocalSubjectAccessReview",
+            "localsubjectaccessreviews",
+            true,
+            access,
+        ),
     ]
 }

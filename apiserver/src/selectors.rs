@@ -92,12 +92,18 @@ impl LabelSelector {
                 LabelRequirement::In(k.trim().into(), parse_set(k, rest, selector)?)
             } else if let Some((k, v)) = part.split_once('>') {
                 let n = v.trim().parse().map_err(|_| {
-                    bad_label(selector, &format!("for 'Gt', 'Lt' operators, the value must be an integer, got {v}"))
+                    bad_label(
+                        selector,
+                        &format!("for 'Gt', 'Lt' operators, the value must be an integer, got {v}"),
+                    )
                 })?;
                 LabelRequirement::GreaterThan(k.trim().into(), n)
             } else if let Some((k, v)) = part.split_once('<') {
                 let n = v.trim().parse().map_err(|_| {
-                    bad_label(selector, &format!("for 'Gt', 'Lt' operators, the value must be an integer, got {v}"))
+                    bad_label(
+                        selector,
+                        &format!("for 'Gt', 'Lt' operators, the value must be an integer, got {v}"),
+                    )
                 })?;
                 LabelRequirement::LessThan(k.trim().into(), n)
             } else {

@@ -92,7 +92,11 @@ impl ApiServer {
         };
         registry.add(builtin::descriptors(&options).map_err(ApiError::BadRequest)?);
         registry.add(reviews::descriptors());
-        let context = Context::new(config.store.clone(), registry, config.storage_prefix.clone());
+        let context = Context::new(
+            config.store.clone(),
+            registry,
+            config.storage_prefix.clone(),
+        );
         let server = ApiServer {
             inner: Arc::new(ApiServerInner {
                 context,
@@ -100,6 +104,13 @@ impl ApiServer {
             }),
         };
         server.ensure_system_namespaces().await?;
+        // Caches start with the server, as upstream's do, so watches from
+        // any revision served since start can resume.
+        for descriptor in server.inner.context.registry.snapshot().resources() {
+            if descriptor.has_verb("watch") {
+                server.inner.context.cache(&descriptor);
+            }
+        }
         namespaces::spawn_controller(server.inner.clone_context());
         compaction::spawn(config.store.clone());
         Ok(server)
@@ -125,7 +136,8 @@ impl ApiServer {
                 },
             });
             descriptor.strategy.prepare_for_create(&mut namespace);
-            let bytes = serde_json::to_vec(&namespace).map_err(|e| ApiError::Internal(e.to_string()))?;
+            let bytes =
+                serde_json::to_vec(&namespace).map_err(|e| ApiError::Internal(e.to_string()))?;
             match ctx.store.create(&key, bytes.into(), None).await {
                 Ok(_) | Err(StoreError::AlreadyExists { .. }) => {}
                 Err(e) => return Err(e.into()),
@@ -141,7 +153,11 @@ impl ApiServer {
 
     /// Serves one request. The caller's [`UserInfo`] is in the request's
     /// extensions.
-    pub async fn handle(&self, request: http::Request<hyper::body::Incoming>) -> http::Response<Body> {
+    pub async fn handle<B>(&self, request: http::Request<B>) -> http::Response<Body>
+    where
+        B: http_body::Body<Data = Bytes>,
+        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
         let (parts, body) = request.into_parts();
         let body = match read_body(body, &parts).await {
             Ok(b) => b,
@@ -153,21 +169,32 @@ impl ApiServer {
         }
     }
 
-    async fn route(&self, parts: http::request::Parts, body: Bytes) -> Result<http::Response<Body>, ApiError> {
+    async fn route(
+        &self,
+        parts: http::request::Parts,
+        body: Bytes,
+    ) -> Result<http::Response<Body>, ApiError> {
         let path = parts.uri.path().to_string();
         let query = parts.uri.query().unwrap_or_default().to_string();
         let header = |name: http::header::HeaderName| {
-            parts.headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_string)
+            parts
+                .headers
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string)
         };
         let accept = header(http::header::ACCEPT);
         match RequestInfo::parse(&parts.method, &path, &query) {
-            RequestInfo::NonResource { path, .. } => self.non_resource(&parts.method, &path, accept.as_deref()),
+            RequestInfo::NonResource { path, .. } => {
+                self.non_resource(&parts.method, &path, accept.as_deref())
+            }
             RequestInfo::Resource(request) => {
                 let snapshot = self.inner.context.registry.snapshot();
                 let descriptor = snapshot
                     .lookup(&request.group, &request.version, &request.resource)
                     .ok_or(ApiError::UnknownPath)?;
-                let protobuf_ok = codec::protobuf::supports(&descriptor.api_version(), &descriptor.kind);
+                let protobuf_ok =
+                    codec::protobuf::supports(&descriptor.api_version(), &descriptor.kind);
                 let call = Call {
                     output: negotiation::output(accept.as_deref(), protobuf_ok)?,
                     query: Query::parse(&query)?,
@@ -175,14 +202,23 @@ impl ApiServer {
                     request,
                     content_type: header(http::header::CONTENT_TYPE),
                     body,
-                    user: parts.extensions.get::<UserInfo>().cloned().unwrap_or_default(),
+                    user: parts
+                        .extensions
+                        .get::<UserInfo>()
+                        .cloned()
+                        .unwrap_or_default(),
                 };
                 handlers::serve(&self.inner.context, call).await
             }
         }
     }
 
-    fn non_resource(&self, method: &http::Method, path: &str, accept: Option<&str>) -> Result<http::Response<Body>, ApiError> {
+    fn non_resource(
+        &self,
+        method: &http::Method,
+        path: &str,
+        accept: Option<&str>,
+    ) -> Result<http::Response<Body>, ApiError> {
         if method != http::Method::GET && method != http::Method::HEAD {
             return Err(ApiError::MethodNotAllowed);
         }
@@ -197,12 +233,18 @@ impl ApiServer {
             }
             ["api"] => discovery::legacy_versions(&self.inner.advertise_address),
             ["apis"] if discovery::wants_aggregated(accept) => {
-                return Ok(aggregated_response(&discovery::aggregated(&snapshot, false)))
+                return Ok(aggregated_response(&discovery::aggregated(
+                    &snapshot, false,
+                )))
             }
             ["apis"] => discovery::group_list(&snapshot),
-            ["api", version] => discovery::resource_list(&snapshot, "", version).ok_or(ApiError::UnknownPath)?,
+            ["api", version] => {
+                discovery::resource_list(&snapshot, "", version).ok_or(ApiError::UnknownPath)?
+            }
             ["apis", group] => discovery::group(&snapshot, group).ok_or(ApiError::UnknownPath)?,
-            ["apis", group, version] => discovery::resource_list(&snapshot, group, version).ok_or(ApiError::UnknownPath)?,
+            ["apis", group, version] => {
+                discovery::resource_list(&snapshot, group, version).ok_or(ApiError::UnknownPath)?
+            }
             _ => return Err(ApiError::UnknownPath),
         };
         Ok(json_response(200, &value))
@@ -255,7 +297,11 @@ fn version() -> Value {
 }
 
 /// Reads the whole body, refusing more than upstream's 3 MiB limit.
-async fn read_body(body: hyper::body::Incoming, parts: &http::request::Parts) -> Result<Bytes, ApiError> {
+async fn read_body<B>(body: B, parts: &http::request::Parts) -> Result<Bytes, ApiError>
+where
+    B: http_body::Body<Data = Bytes>,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
     let limit = negotiation::MAX_BODY_BYTES;
     let declared = parts
         .headers
@@ -269,6 +315,8 @@ async fn read_body(body: hyper::body::Incoming, parts: &http::request::Parts) ->
     match limited.collect().await {
         Ok(collected) => Ok(collected.to_bytes()),
         Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(ApiError::TooLarge { limit }),
-        Err(e) => Err(ApiError::BadRequest(format!("unable to read the request body: {e}"))),
+        Err(e) => Err(ApiError::BadRequest(format!(
+            "unable to read the request body: {e}"
+        ))),
     }
 }

@@ -134,11 +134,31 @@ impl std::fmt::Display for FieldError {
 }
 
 /// Values are shown as upstream's `%#v` does for the common types: strings
-/// quoted, numbers and booleans bare, anything else as JSON.
+/// quoted, numbers and booleans bare, string maps and string lists as Go
+/// literals (`map[string]string{"app":"x"}`, `[]string{"a", "b"}`), anything
+/// else as JSON.
 fn render_value(value: &Value) -> String {
     match value {
         Value::String(s) => format!("{s:?}"),
         Value::Null => "null".to_string(),
+        Value::Object(map) if map.values().all(Value::is_string) => {
+            let mut entries: Vec<(&String, &Value)> = map.iter().collect();
+            entries.sort_by(|a, b| a.0.cmp(b.0));
+            let body = entries
+                .iter()
+                .map(|(k, v)| format!("{k:?}:{}", render_value(v)))
+                .collect::<Vec<_>>()
+                .join(", ");
+            format!("map[string]string{{{body}}}")
+        }
+        Value::Array(items) if !items.is_empty() && items.iter().all(Value::is_string) => {
+            let body = items
+                .iter()
+                .map(render_value)
+                .collect::<Vec<_>>()
+                .join(", ");
+            format!("[]string{{{body}}}")
+        }
         other => other.to_string(),
     }
 }
@@ -218,6 +238,17 @@ mod tests {
             e.to_string(),
             "metadata.name: Invalid value: \"Bad\": must be lowercase"
         );
+    }
+
+    #[test]
+    fn string_maps_and_lists_render_as_go_literals() {
+        let e = FieldError::invalid("labels", json!({"b": "2", "a": "1"}), "bad");
+        assert_eq!(
+            e.message(),
+            "Invalid value: map[string]string{\"a\":\"1\", \"b\":\"2\"}: bad"
+        );
+        let e = FieldError::invalid("ips", json!(["10.0.0.1"]), "bad");
+        assert_eq!(e.message(), "Invalid value: []string{\"10.0.0.1\"}: bad");
     }
 
     #[test]

@@ -25,6 +25,13 @@ use crate::storage::{Change, KeyValue, Revision, Store, StoreError};
 
 /// Events kept for watch replay, per prefix.
 const HISTORY: usize = 10_000;
+/// How many revisions before the store's head a new cache starts from.
+const BOOTSTRAP_WINDOW: Revision = 1_000;
+/// How long a consistent read waits for the cache before reading the store
+/// instead. The embedded store sends progress notices with every commit, so
+/// its caches catch up within a millisecond; an etcd cache hears only of
+/// its own prefix and is often left to the store read.
+const CATCH_UP_WAIT: Duration = Duration::from_millis(250);
 /// Events buffered per watcher before it is cut off.
 const WATCHER_BUFFER: usize = 10_000;
 
@@ -46,8 +53,9 @@ impl CachedObject {
     /// Builds the cached form from a stored key/value: parses once, sets the
     /// resourceVersion, keeps the selector inputs.
     pub fn from_kv(kv: &KeyValue) -> Result<CachedObject, StoreError> {
-        let mut value: Value = serde_json::from_slice(&kv.value)
-            .map_err(|e| StoreError::Internal(format!("stored object {} is not JSON: {e}", kv.key)))?;
+        let mut value: Value = serde_json::from_slice(&kv.value).map_err(|e| {
+            StoreError::Internal(format!("stored object {} is not JSON: {e}", kv.key))
+        })?;
         object::set_meta(
             &mut value,
             "resourceVersion",
@@ -116,10 +124,16 @@ pub struct Subscription {
 pub enum CacheError {
     /// The revision is older than the window of kept events.
     #[error("too old resource version: {requested} ({oldest})")]
-    TooOld { requested: Revision, oldest: Revision },
+    TooOld {
+        requested: Revision,
+        oldest: Revision,
+    },
     /// The cache did not reach the revision in time.
     #[error("Too large resource version: {requested}, current resource version: {current}")]
-    NotYet { requested: Revision, current: Revision },
+    NotYet {
+        requested: Revision,
+        current: Revision,
+    },
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -170,9 +184,20 @@ impl WatchCache {
         cache
     }
 
-    /// Lists the prefix, then applies the store's watch until it fails.
+    /// Lists the prefix a little in the past, then applies the store's
+    /// watch from there until it fails. Starting behind the store's head
+    /// fills the event window at once, so a client that read a revision
+    /// from the store just before this cache started can still watch from it.
     async fn follow(&self, store: &dyn Store) -> Result<(), StoreError> {
-        let page = store.list(&self.prefix, None, 0, 0).await?;
+        let current = store.current_revision().await?;
+        let compacted = store.compacted_revision().await?;
+        let start = (current - BOOTSTRAP_WINDOW).max(compacted + 1);
+        let start = if start >= current || start <= 1 {
+            0
+        } else {
+            start
+        };
+        let page = store.list(&self.prefix, None, 0, start).await?;
         let mut items = BTreeMap::new();
         for kv in &page.items {
             items.insert(kv.key.clone(), Arc::new(CachedObject::from_kv(kv)?));
@@ -263,7 +288,7 @@ impl WatchCache {
     /// Waits until the cache has seen everything the store has committed.
     pub async fn catch_up(&self, store: &dyn Store) -> Result<(), CacheError> {
         let current = store.current_revision().await?;
-        self.wait_for(current, Duration::from_secs(3)).await
+        self.wait_for(current, CATCH_UP_WAIT).await
     }
 
     pub fn revision(&self) -> Revision {

@@ -1,1 +1,4 @@
+//! Wire formats other than JSON, converted at the edge so handlers only ever
+//! see `serde_json::Value`.
+
 pub mod protobuf;

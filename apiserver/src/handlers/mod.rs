@@ -49,14 +49,25 @@ impl Context {
     }
 
     /// The keys of one namespace, or of the whole resource.
-    pub fn collection_prefix(&self, descriptor: &ResourceDescriptor, namespace: Option<&str>) -> String {
+    pub fn collection_prefix(
+        &self,
+        descriptor: &ResourceDescriptor,
+        namespace: Option<&str>,
+    ) -> String {
         match namespace {
-            Some(ns) if descriptor.namespaced => format!("{}{ns}/", self.resource_prefix(descriptor)),
+            Some(ns) if descriptor.namespaced => {
+                format!("{}{ns}/", self.resource_prefix(descriptor))
+            }
             _ => self.resource_prefix(descriptor),
         }
     }
 
-    pub fn key(&self, descriptor: &ResourceDescriptor, namespace: Option<&str>, name: &str) -> String {
+    pub fn key(
+        &self,
+        descriptor: &ResourceDescriptor,
+        namespace: Option<&str>,
+        name: &str,
+    ) -> String {
         format!("{}{name}", self.collection_prefix(descriptor, namespace))
     }
 
@@ -108,7 +119,8 @@ pub async fn serve(ctx: &Context, call: Call) -> Result<http::Response<Body>, Ap
     match subresource.as_deref() {
         None => {}
         Some("status") if call.descriptor.has_status => {}
-        Some("finalize") if call.descriptor.plural == "namespaces" && call.descriptor.group.is_empty() => {}
+        Some("finalize")
+            if call.descriptor.plural == "namespaces" && call.descriptor.group.is_empty() => {}
         Some(_) => return Err(ApiError::UnknownPath),
     }
     let verb = call.request.verb.clone();

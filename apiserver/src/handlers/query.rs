@@ -151,9 +151,10 @@ impl Query {
     pub fn revision(&self) -> Result<Option<i64>, ApiError> {
         match self.resource_version.as_deref() {
             None | Some("") => Ok(None),
-            Some(rv) => rv.parse::<i64>().map(Some).map_err(|_| {
-                ApiError::BadRequest(format!("invalid resource version: {rv:?}"))
-            }),
+            Some(rv) => rv
+                .parse::<i64>()
+                .map(Some)
+                .map_err(|_| ApiError::BadRequest(format!("invalid resource version: {rv:?}"))),
         }
     }
 }

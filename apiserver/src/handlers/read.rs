@@ -44,7 +44,7 @@ pub async fn load(
         "resourceVersion",
         Value::String(kv.mod_revision.to_string()),
     );
-    Ok((kv, descriptor.strategy.from_stored(value)))
+    Ok((kv, descriptor.strategy.read_stored(value)))
 }
 
 impl From<CacheError> for ApiError {
@@ -72,14 +72,19 @@ fn encode_continue(revision: Revision, last_key: &str, resource_prefix: &str) ->
     let token = ContinueToken {
         v: "meta.k8s.io/v1".into(),
         rv: revision,
-        start: format!("{}\u{0}", last_key.strip_prefix(resource_prefix).unwrap_or(last_key)),
+        start: format!(
+            "{}\u{0}",
+            last_key.strip_prefix(resource_prefix).unwrap_or(last_key)
+        ),
     };
     let bytes = serde_json::to_vec(&token).unwrap_or_default();
     base64::engine::general_purpose::URL_SAFE.encode(bytes)
 }
 
 fn decode_continue(token: &str) -> Result<ContinueToken, ApiError> {
-    let bad = || ApiError::BadRequest("continue key is not valid: incorrect encoded start resourceVersion (version meta.k8s.io/v1)".into());
+    let bad = || {
+        ApiError::BadRequest("continue key is not valid: incorrect encoded start resourceVersion (version meta.k8s.io/v1)".into())
+    };
     let bytes = base64::engine::general_purpose::URL_SAFE
         .decode(token)
         .or_else(|_| base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(token))
@@ -149,7 +154,12 @@ pub async fn list(ctx: &Context, call: &Call) -> Result<http::Response<super::Bo
     let resource_prefix = ctx.resource_prefix(descriptor);
     let limit = call.query.limit;
     if let Some(token) = &call.query.continue_token {
-        if call.query.resource_version.as_deref().is_some_and(|rv| !rv.is_empty()) {
+        if call
+            .query
+            .resource_version
+            .as_deref()
+            .is_some_and(|rv| !rv.is_empty())
+        {
             return Err(ApiError::BadRequest(
                 "specifying resource version is not allowed when using continue".into(),
             ));
@@ -162,7 +172,8 @@ pub async fn list(ctx: &Context, call: &Call) -> Result<http::Response<super::Bo
     if call.query.resource_version_match == ResourceVersionMatch::Exact {
         let Some(rv) = revision.filter(|r| *r > 0) else {
             return Err(ApiError::BadRequest(
-                "resourceVersionMatch \"Exact\" is forbidden for resourceVersion \"0\" or unset".into(),
+                "resourceVersionMatch \"Exact\" is forbidden for resourceVersion \"0\" or unset"
+                    .into(),
             ));
         };
         return list_from_store(ctx, call, &prefix, None, rv).await;
@@ -190,7 +201,10 @@ pub async fn list(ctx: &Context, call: &Call) -> Result<http::Response<super::Bo
     if limit > 0 && selected_items.len() > limit {
         let rest = (selected_items.len() - limit) as u64;
         selected_items.truncate(limit);
-        let last = selected_items.last().map(|i| i.key.clone()).unwrap_or_default();
+        let last = selected_items
+            .last()
+            .map(|i| i.key.clone())
+            .unwrap_or_default();
         continue_token = Some(encode_continue(revision, &last, &resource_prefix));
         if call.query.label_selector.is_empty() && call.query.field_selector.is_empty() {
             remaining = Some(rest);
@@ -218,7 +232,11 @@ async fn list_from_store(
     let mut read_at = revision;
     let mut more;
     loop {
-        let want = if limit == 0 { 0 } else { (limit - items.len()).max(1) };
+        let want = if limit == 0 {
+            0
+        } else {
+            (limit - items.len()).max(1)
+        };
         let page = match ctx
             .store
             .list(prefix, start_after.as_deref(), want, read_at)

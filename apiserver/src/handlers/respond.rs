@@ -16,7 +16,10 @@ use crate::watch_cache::CachedObject;
 
 /// A cached object in the descriptor's version, as JSON bytes. Objects
 /// stored in the descriptor's own version are passed through untouched.
-pub fn object_bytes(descriptor: &ResourceDescriptor, cached: &CachedObject) -> Result<Bytes, ApiError> {
+pub fn object_bytes(
+    descriptor: &ResourceDescriptor,
+    cached: &CachedObject,
+) -> Result<Bytes, ApiError> {
     if cached.api_version == descriptor.api_version() {
         return Ok(cached.json.clone());
     }
@@ -25,9 +28,12 @@ pub fn object_bytes(descriptor: &ResourceDescriptor, cached: &CachedObject) -> R
 }
 
 /// A cached object in the descriptor's version, parsed.
-pub fn client_value(descriptor: &ResourceDescriptor, cached: &CachedObject) -> Result<Value, ApiError> {
+pub fn client_value(
+    descriptor: &ResourceDescriptor,
+    cached: &CachedObject,
+) -> Result<Value, ApiError> {
     let value = cached.value()?;
-    Ok(descriptor.strategy.from_stored(value))
+    Ok(descriptor.strategy.read_stored(value))
 }
 
 pub fn internal(e: impl std::fmt::Display) -> ApiError {
@@ -65,7 +71,13 @@ pub fn encode(output: Output, code: u16, value: &Value) -> Result<http::Response
 pub fn object(call: &Call, code: u16, value: &Value) -> Result<http::Response<Body>, ApiError> {
     match call.output {
         Output::Table => {
-            let table = table(&call.descriptor, &call.query.include_object, &[value.clone()], json!({}), true);
+            let table = table(
+                &call.descriptor,
+                &call.query.include_object,
+                std::slice::from_ref(value),
+                json!({}),
+                true,
+            );
             encode(Output::Json, code, &table)
         }
         Output::PartialMetadata => encode(Output::Json, code, &partial_metadata(value)),
@@ -74,7 +86,11 @@ pub fn object(call: &Call, code: u16, value: &Value) -> Result<http::Response<Bo
 }
 
 /// List metadata as upstream writes it.
-pub fn list_metadata(revision: i64, continue_token: Option<String>, remaining: Option<u64>) -> Value {
+pub fn list_metadata(
+    revision: i64,
+    continue_token: Option<String>,
+    remaining: Option<u64>,
+) -> Value {
     let mut meta = json!({ "resourceVersion": revision.to_string() });
     if let Some(token) = continue_token {
         meta["continue"] = json!(token);
@@ -101,7 +117,9 @@ pub fn list(
                 "metadata": metadata,
             });
             let head = serde_json::to_vec(&head).map_err(internal)?;
-            let mut out = Vec::with_capacity(head.len() + items.iter().map(|i| i.json.len() + 1).sum::<usize>() + 16);
+            let mut out = Vec::with_capacity(
+                head.len() + items.iter().map(|i| i.json.len() + 1).sum::<usize>() + 16,
+            );
             out.extend_from_slice(&head[..head.len() - 1]);
             out.extend_from_slice(b",\"items\":[");
             for (i, item) in items.iter().enumerate() {
@@ -118,7 +136,13 @@ pub fn list(
                 .iter()
                 .map(|i| client_value(descriptor, i))
                 .collect::<Result<Vec<_>, _>>()?;
-            let table = table(descriptor, &call.query.include_object, &values, metadata, true);
+            let table = table(
+                descriptor,
+                &call.query.include_object,
+                &values,
+                metadata,
+                true,
+            );
             encode(Output::Json, 200, &table)
         }
         Output::PartialMetadata => {

@@ -91,12 +91,11 @@ pub async fn watch(ctx: &Context, call: &Call) -> Result<http::Response<Body>, A
         Output::Protobuf => format!("{};stream=watch", protobuf::MEDIA_TYPE),
         _ => "application/json".to_string(),
     };
-    Ok(http::Response::builder()
+    http::Response::builder()
         .status(200)
         .header(http::header::CONTENT_TYPE, content_type)
-        .header("transfer-encoding", "chunked")
         .body(http_body_util::BodyExt::boxed_unsync(body))
-        .map_err(internal)?)
+        .map_err(internal)
 }
 
 fn tokio_stream_from(
@@ -159,7 +158,8 @@ impl Writer {
         let mut bookmarks = tokio::time::interval(BOOKMARK_INTERVAL);
         bookmarks.tick().await;
         loop {
-            let sleep_until = deadline.unwrap_or_else(|| tokio::time::Instant::now() + Duration::from_secs(3600 * 24));
+            let sleep_until = deadline
+                .unwrap_or_else(|| tokio::time::Instant::now() + Duration::from_secs(3600 * 24));
             tokio::select! {
                 received = subscription.live.recv() => match received {
                     Ok(event) => {
@@ -214,11 +214,15 @@ impl Writer {
                 let value = respond::client_value(&descriptor, item).map_err(|_| ())?;
                 let with_columns = !self.sent_columns;
                 self.sent_columns = true;
-                respond::table(&descriptor, &self.call.query.include_object, &[value], json!({}), with_columns)
+                respond::table(
+                    &descriptor,
+                    &self.call.query.include_object,
+                    &[value],
+                    json!({}),
+                    with_columns,
+                )
             }
-            Output::PartialMetadata => {
-                respond::partial_metadata(&item.value().map_err(|_| ())?)
-            }
+            Output::PartialMetadata => respond::partial_metadata(&item.value().map_err(|_| ())?),
             Output::Json => {
                 // Fast path: splice the cached bytes into the frame.
                 let bytes = respond::object_bytes(&descriptor, item).map_err(|_| ())?;
@@ -252,7 +256,8 @@ impl Writer {
         let bytes = match self.call.output {
             Output::Protobuf => protobuf::encode_watch_event(kind, object).map_err(|_| ())?,
             Output::Yaml | Output::Json | Output::Table | Output::PartialMetadata => {
-                let mut v = serde_json::to_vec(&json!({ "type": kind, "object": object })).map_err(|_| ())?;
+                let mut v = serde_json::to_vec(&json!({ "type": kind, "object": object }))
+                    .map_err(|_| ())?;
                 v.push(b'\n');
                 v
             }

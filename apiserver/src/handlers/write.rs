@@ -34,7 +34,9 @@ fn random_suffix() -> String {
 /// absent as upstream's decoder defaults them from the path.
 fn check_type(descriptor: &ResourceDescriptor, object: &mut Value) -> Result<(), ApiError> {
     let api_version = descriptor.api_version();
-    let map = object.as_object_mut().ok_or_else(|| ApiError::BadRequest("the body must be an object".into()))?;
+    let map = object
+        .as_object_mut()
+        .ok_or_else(|| ApiError::BadRequest("the body must be an object".into()))?;
     match map.get("apiVersion").and_then(Value::as_str) {
         None | Some("") => {
             map.insert("apiVersion".into(), json!(api_version));
@@ -64,7 +66,9 @@ fn check_type(descriptor: &ResourceDescriptor, object: &mut Value) -> Result<(),
 /// Namespace lifecycle admission: the namespace must exist and not be
 /// terminating.
 async fn admit_namespace(ctx: &Context, call: &Call, name: &str) -> Result<(), ApiError> {
-    let Some(namespace) = call.namespace() else { return Ok(()) };
+    let Some(namespace) = call.namespace() else {
+        return Ok(());
+    };
     let key = format!("{}/namespaces/{namespace}", ctx.prefix);
     let Some(kv) = ctx.store.get(&key).await? else {
         return Err(ApiError::not_found("namespaces", namespace));
@@ -80,12 +84,19 @@ async fn admit_namespace(ctx: &Context, call: &Call, name: &str) -> Result<(), A
 }
 
 /// Metadata rules every kind shares: name, labels, annotations.
-fn validate_metadata(descriptor: &ResourceDescriptor, object: &Value, strategy_errors: &[FieldError]) -> Vec<FieldError> {
+fn validate_metadata(
+    descriptor: &ResourceDescriptor,
+    object: &Value,
+    strategy_errors: &[FieldError],
+) -> Vec<FieldError> {
     let mut errors = Vec::new();
     let name = object::name(object);
     let names_checked = strategy_errors.iter().any(|e| e.field == "metadata.name");
     if name.is_empty() {
-        errors.push(FieldError::required("metadata.name", "name or generateName is required"));
+        errors.push(FieldError::required(
+            "metadata.name",
+            "name or generateName is required",
+        ));
     } else if !names_checked {
         for detail in validation::dns1123_subdomain_errors(name) {
             errors.push(FieldError::invalid("metadata.name", json!(name), detail));
@@ -118,8 +129,14 @@ fn qualified_name_errors(name: &str) -> Vec<String> {
     let ok = !name.is_empty()
         && name.len() <= 63
         && name.chars().all(is_name_char)
-        && name.chars().next().is_some_and(|c| c.is_ascii_alphanumeric())
-        && name.chars().last().is_some_and(|c| c.is_ascii_alphanumeric());
+        && name
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphanumeric())
+        && name
+            .chars()
+            .last()
+            .is_some_and(|c| c.is_ascii_alphanumeric());
     if ok {
         Vec::new()
     } else {
@@ -150,8 +167,14 @@ fn label_value_errors(value: &str) -> Vec<String> {
         errors.push("must be no more than 63 characters".into());
     }
     if !(value.chars().all(is_name_char)
-        && value.chars().next().is_some_and(|c| c.is_ascii_alphanumeric())
-        && value.chars().last().is_some_and(|c| c.is_ascii_alphanumeric()))
+        && value
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphanumeric())
+        && value
+            .chars()
+            .last()
+            .is_some_and(|c| c.is_ascii_alphanumeric()))
     {
         errors.push("a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyValue',  or 'my_value',  or '12345', regex used for validation is '(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?')".into());
     }
@@ -172,7 +195,9 @@ fn invalid(descriptor: &ResourceDescriptor, object: &Value, causes: Vec<FieldErr
 fn stored_bytes(descriptor: &ResourceDescriptor, object: &Value) -> Result<bytes::Bytes, ApiError> {
     let mut stored = descriptor.strategy.to_stored(object.clone());
     object::remove_meta(&mut stored, "resourceVersion");
-    Ok(bytes::Bytes::from(serde_json::to_vec(&stored).map_err(internal)?))
+    Ok(bytes::Bytes::from(
+        serde_json::to_vec(&stored).map_err(internal)?,
+    ))
 }
 
 fn store_conflict(descriptor: &ResourceDescriptor, name: &str) -> ApiError {
@@ -194,28 +219,40 @@ pub async fn create(ctx: &Context, call: &Call) -> Result<http::Response<super::
         return respond::object(call, 201, &answer);
     }
     match (call.namespace(), object::namespace(&object)) {
-        (Some(url), body) if !body.is_empty() && body != url => {
-            return Err(ApiError::BadRequest(
-                "the namespace of the provided object does not match the namespace sent on the request".into(),
-            ))
-        }
+        (Some(url), body) if !body.is_empty() && body != url => return Err(ApiError::BadRequest(
+            "the namespace of the provided object does not match the namespace sent on the request"
+                .into(),
+        )),
         (Some(url), _) => object::set_meta(&mut object, "namespace", json!(url)),
         (None, _) => object::remove_meta(&mut object, "namespace"),
     }
     if object::name(&object).is_empty() {
         if let Some(base) = object::meta_str(&object, "generateName").map(str::to_string) {
             if !base.is_empty() {
-                object::set_meta(&mut object, "name", json!(format!("{base}{}", random_suffix())));
+                object::set_meta(
+                    &mut object,
+                    "name",
+                    json!(format!("{base}{}", random_suffix())),
+                );
             }
         }
     }
     let name = object::name(&object).to_string();
     admit_namespace(ctx, call, &name).await?;
-    for field in ["resourceVersion", "deletionTimestamp", "deletionGracePeriodSeconds", "selfLink"] {
+    for field in [
+        "resourceVersion",
+        "deletionTimestamp",
+        "deletionGracePeriodSeconds",
+        "selfLink",
+    ] {
         object::remove_meta(&mut object, field);
     }
     object::set_meta(&mut object, "uid", json!(uuid::Uuid::new_v4().to_string()));
-    object::set_meta(&mut object, "creationTimestamp", json!(object::now_timestamp()));
+    object::set_meta(
+        &mut object,
+        "creationTimestamp",
+        json!(object::now_timestamp()),
+    );
     if descriptor.strategy.tracks_generation() {
         object::set_meta(&mut object, "generation", json!(1));
     } else {
@@ -233,7 +270,11 @@ pub async fn create(ctx: &Context, call: &Call) -> Result<http::Response<super::
     let key = ctx.key(descriptor, call.namespace(), &name);
     let revision = match ctx
         .store
-        .create(&key, stored_bytes(descriptor, &object)?, descriptor.strategy.ttl())
+        .create(
+            &key,
+            stored_bytes(descriptor, &object)?,
+            descriptor.strategy.ttl(),
+        )
         .await
     {
         Ok(rev) => rev,
@@ -255,7 +296,10 @@ enum Mutation<'a> {
     /// PUT: the client's whole object.
     Replace(Value),
     /// PATCH: a patch document applied to the current object.
-    Patch { content_type: &'a str, body: &'a [u8] },
+    Patch {
+        content_type: &'a str,
+        body: &'a [u8],
+    },
 }
 
 pub async fn update(ctx: &Context, call: &Call) -> Result<http::Response<super::Body>, ApiError> {
@@ -287,12 +331,24 @@ pub async fn patch(ctx: &Context, call: &Call) -> Result<http::Response<super::B
         .map(|c| c.split(';').next().unwrap_or_default().trim().to_string())
         .unwrap_or_default();
     let body = call.body.clone();
-    apply_update(ctx, call, Mutation::Patch { content_type: &content_type, body: &body }).await
+    apply_update(
+        ctx,
+        call,
+        Mutation::Patch {
+            content_type: &content_type,
+            body: &body,
+        },
+    )
+    .await
 }
 
 /// Reads, mutates, prepares, validates and compare-and-swaps, retrying a lost
 /// race unless the client pinned a resourceVersion.
-async fn apply_update(ctx: &Context, call: &Call, mutation: Mutation<'_>) -> Result<http::Response<super::Body>, ApiError> {
+async fn apply_update(
+    ctx: &Context,
+    call: &Call,
+    mutation: Mutation<'_>,
+) -> Result<http::Response<super::Body>, ApiError> {
     let descriptor = &call.descriptor;
     for _ in 0..MAX_RETRIES {
         let (kv, current) = load(ctx, descriptor, call.namespace(), call.name()).await?;
@@ -334,7 +390,11 @@ fn prepare_update(call: &Call, mut object: Value, current: &Value) -> Result<Val
                 }
             }
         }
-        object::set_meta(&mut next, "resourceVersion", json!(object::resource_version(&object)));
+        object::set_meta(
+            &mut next,
+            "resourceVersion",
+            json!(object::resource_version(&object)),
+        );
         object = next;
     } else if descriptor.has_status {
         match current.get("status") {
@@ -346,7 +406,15 @@ fn prepare_update(call: &Call, mut object: Value, current: &Value) -> Result<Val
             }
         }
     }
-    for field in ["uid", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds", "generation", "namespace", "name"] {
+    for field in [
+        "uid",
+        "creationTimestamp",
+        "deletionTimestamp",
+        "deletionGracePeriodSeconds",
+        "generation",
+        "namespace",
+        "name",
+    ] {
         match current.pointer(&format!("/metadata/{field}")) {
             Some(v) => object::set_meta(&mut object, field, v.clone()),
             None => object::remove_meta(&mut object, field),
@@ -354,7 +422,10 @@ fn prepare_update(call: &Call, mut object: Value, current: &Value) -> Result<Val
     }
     if object::is_deleting(current) {
         let old: Vec<String> = object::finalizers(current);
-        if let Some(added) = object::finalizers(&object).into_iter().find(|f| !old.contains(f)) {
+        if let Some(added) = object::finalizers(&object)
+            .into_iter()
+            .find(|f| !old.contains(f))
+        {
             return Err(invalid(descriptor, &object, vec![FieldError::forbidden(
                 "metadata.finalizers",
                 format!("no new finalizers can be added if the object is being deleted, found new finalizers []string{{\"{added}\"}}"),
@@ -364,8 +435,13 @@ fn prepare_update(call: &Call, mut object: Value, current: &Value) -> Result<Val
     if subresource != Some("status") {
         descriptor.strategy.prepare_for_update(&mut object, current);
     }
-    if descriptor.strategy.tracks_generation() && object::spec_part(&object) != object::spec_part(current) {
-        let generation = current.pointer("/metadata/generation").and_then(Value::as_i64).unwrap_or(0);
+    if descriptor.strategy.tracks_generation()
+        && object::spec_part(&object) != object::spec_part(current)
+    {
+        let generation = current
+            .pointer("/metadata/generation")
+            .and_then(Value::as_i64)
+            .unwrap_or(0);
         object::set_meta(&mut object, "generation", json!(generation + 1));
     }
     let mut errors = descriptor.strategy.validate_update(&object, current);
@@ -377,7 +453,13 @@ fn prepare_update(call: &Call, mut object: Value, current: &Value) -> Result<Val
 }
 
 /// Writes an update, or finishes a deletion whose last finalizer is gone.
-async fn persist(ctx: &Context, call: &Call, kv: &KeyValue, current: &Value, mut object: Value) -> Result<http::Response<super::Body>, ApiError> {
+async fn persist(
+    ctx: &Context,
+    call: &Call,
+    kv: &KeyValue,
+    current: &Value,
+    mut object: Value,
+) -> Result<http::Response<super::Body>, ApiError> {
     let descriptor = &call.descriptor;
     if object::is_deleting(&object) && object::finalizers(&object).is_empty() {
         return match ctx.store.delete(&kv.key, kv.mod_revision).await {
@@ -386,23 +468,37 @@ async fn persist(ctx: &Context, call: &Call, kv: &KeyValue, current: &Value, mut
                 respond::object(call, 200, &object)
             }
             Err(StoreError::Conflict { .. }) => Err(store_conflict(descriptor, call.name())),
-            Err(StoreError::NotFound { .. }) => Err(ApiError::not_found(descriptor.group_resource(), call.name())),
+            Err(StoreError::NotFound { .. }) => Err(ApiError::not_found(
+                descriptor.group_resource(),
+                call.name(),
+            )),
             Err(e) => Err(e.into()),
         };
     }
     let mut unchanged = object.clone();
-    object::set_meta(&mut unchanged, "resourceVersion", json!(kv.mod_revision.to_string()));
+    object::set_meta(
+        &mut unchanged,
+        "resourceVersion",
+        json!(kv.mod_revision.to_string()),
+    );
     if &unchanged == current {
         // Upstream skips writes that change nothing; the version stays.
         return respond::object(call, 200, current);
     }
-    match ctx.store.update(&kv.key, stored_bytes(descriptor, &object)?, kv.mod_revision).await {
+    match ctx
+        .store
+        .update(&kv.key, stored_bytes(descriptor, &object)?, kv.mod_revision)
+        .await
+    {
         Ok(revision) => {
             object::set_meta(&mut object, "resourceVersion", json!(revision.to_string()));
             respond::object(call, 200, &object)
         }
         Err(StoreError::Conflict { .. }) => Err(store_conflict(descriptor, call.name())),
-        Err(StoreError::NotFound { .. }) => Err(ApiError::not_found(descriptor.group_resource(), call.name())),
+        Err(StoreError::NotFound { .. }) => Err(ApiError::not_found(
+            descriptor.group_resource(),
+            call.name(),
+        )),
         Err(e) => Err(e.into()),
     }
 }
@@ -424,8 +520,14 @@ fn delete_options(call: &Call) -> Result<DeleteOptions, ApiError> {
         return Ok(options);
     }
     let body = call.decode_body()?;
-    options.precondition_uid = body.pointer("/preconditions/uid").and_then(Value::as_str).map(str::to_string);
-    options.precondition_rv = body.pointer("/preconditions/resourceVersion").and_then(Value::as_str).map(str::to_string);
+    options.precondition_uid = body
+        .pointer("/preconditions/uid")
+        .and_then(Value::as_str)
+        .map(str::to_string);
+    options.precondition_rv = body
+        .pointer("/preconditions/resourceVersion")
+        .and_then(Value::as_str)
+        .map(str::to_string);
     if let Some(dry) = body.get("dryRun").and_then(Value::as_array) {
         options.dry_run |= dry.iter().any(|v| v == "All");
     }
@@ -477,17 +579,26 @@ pub async fn delete_object(
         let (kv, current) = load(ctx, descriptor, namespace, name).await?;
         check(&current)?;
         let mut marked = current.clone();
-        let stays = descriptor.strategy.prepare_for_delete(&mut marked) || !object::finalizers(&current).is_empty();
+        let stays = descriptor.strategy.prepare_for_delete(&mut marked)
+            || !object::finalizers(&current).is_empty();
         if stays {
             if object::is_deleting(&current) {
                 return Ok((200, current));
             }
-            object::set_meta(&mut marked, "deletionTimestamp", json!(object::now_timestamp()));
+            object::set_meta(
+                &mut marked,
+                "deletionTimestamp",
+                json!(object::now_timestamp()),
+            );
             object::set_meta(&mut marked, "deletionGracePeriodSeconds", json!(0));
             if dry_run {
                 return Ok((200, marked));
             }
-            match ctx.store.update(&kv.key, stored_bytes(descriptor, &marked)?, kv.mod_revision).await {
+            match ctx
+                .store
+                .update(&kv.key, stored_bytes(descriptor, &marked)?, kv.mod_revision)
+                .await
+            {
                 Ok(revision) => {
                     object::set_meta(&mut marked, "resourceVersion", json!(revision.to_string()));
                     return Ok((200, marked));
@@ -510,7 +621,10 @@ pub async fn delete_object(
     Err(ApiError::not_found(descriptor.group_resource(), name))
 }
 
-pub async fn delete_collection(ctx: &Context, call: &Call) -> Result<http::Response<super::Body>, ApiError> {
+pub async fn delete_collection(
+    ctx: &Context,
+    call: &Call,
+) -> Result<http::Response<super::Body>, ApiError> {
     let options = delete_options(call)?;
     let descriptor = &call.descriptor;
     let prefix = ctx.collection_prefix(descriptor, call.namespace());
@@ -522,7 +636,16 @@ pub async fn delete_collection(ctx: &Context, call: &Call) -> Result<http::Respo
             continue;
         }
         let namespace = (!item.namespace.is_empty()).then_some(item.namespace.as_str());
-        match delete_object(ctx, descriptor, namespace, &item.name, options.dry_run, |_| Ok(())).await {
+        match delete_object(
+            ctx,
+            descriptor,
+            namespace,
+            &item.name,
+            options.dry_run,
+            |_| Ok(()),
+        )
+        .await
+        {
             Ok(_) => deleted.push(respond::client_value(descriptor, &item)?),
             Err(ApiError::NotFound { .. }) => {}
             Err(e) => return Err(e),

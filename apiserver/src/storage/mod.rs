@@ -14,6 +14,7 @@
 //!   [`StoreError::Conflict`] when the key's revision moved (compare-and-swap).
 
 pub mod embedded;
+pub mod etcd;
 
 use std::time::Duration;
 
@@ -96,7 +97,8 @@ pub enum StoreError {
         expected: Revision,
         actual: Revision,
     },
-    /// The revision asked for was compacted away; `current` is the newest one.
+    /// The revision asked for was compacted away; `compacted` is the oldest
+    /// revision still readable (the etcd backend only knows a lower bound).
     #[error("revision {requested} has been compacted (oldest kept is {compacted})")]
     Compacted {
         requested: Revision,
@@ -161,10 +163,16 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<(Revision, KeyValue), StoreError>;
 
     /// Every change under `prefix` after `revision`, in order. The stream
-    /// ends with an error if the watch cannot go on (compaction, shutdown).
+    /// ends with an error if the watch cannot go on (compaction, shutdown,
+    /// a lost backend). A `revision` older than the last compaction fails
+    /// with [`StoreError::Compacted`], either here or as the stream's first
+    /// item (etcd only checks it once the watch exists).
     async fn watch(&self, prefix: &str, revision: Revision) -> Result<WatchStream, StoreError>;
 
-    /// Forgets history at and before `revision`.
+    /// Forgets history before `revision`: reads and watches at `revision`
+    /// itself still work, older ones fail with [`StoreError::Compacted`].
+    /// A `revision` at or below the last compaction changes nothing; one
+    /// newer than the store fails with [`StoreError::FutureRevision`].
     async fn compact(&self, revision: Revision) -> Result<(), StoreError>;
 
     /// The revision of the last compaction (0 if none).
