@@ -17,7 +17,7 @@ use crate::error::BenchError;
 use crate::kubeconfig;
 use crate::namespace;
 use crate::phase::{self, Bounds, PhaseOutcome};
-use crate::process_memory;
+use crate::process_usage::{self, CpuMeter};
 use crate::report::{Check, Report, Row};
 
 #[derive(Debug, Clone)]
@@ -63,7 +63,7 @@ pub async fn run(options: CrudOptions) -> Result<Report, BenchError> {
     let client = ApiClient::connect(&endpoint, options.connections).await?;
     let mut report = Report::new("ConfigMap CRUD");
     if let Some(pid) = options.server_pid {
-        let idle = process_memory::rss_kib(pid)?;
+        let idle = process_usage::rss_kib(pid)?;
         report.rows.push(memory_row("RSS idle", idle, 25.0));
     }
 
@@ -101,6 +101,7 @@ async fn rounds(
         });
         let bounds = |count| Bounds { count, max_time };
 
+        let meter = CpuMeter::start(options.server_pid);
         let created = phase::run(concurrency, bounds(options.objects), {
             let round = round.clone();
             move |index| create(round.clone(), index)
@@ -108,6 +109,7 @@ async fn rounds(
         .await;
         let create_checks = concurrency == 16;
         let mut row = created.into_row("create", concurrency);
+        row.value = Some(meter.describe());
         if create_checks {
             row = check_rate(row, 5000.0);
             row = check_p99(row, 15.0);
@@ -117,55 +119,57 @@ async fn rounds(
         if round_index == 0 {
             if let Some(pid) = options.server_pid {
                 tokio::time::sleep(Duration::from_secs(1)).await;
-                let stored = process_memory::rss_kib(pid)?;
+                let stored = process_usage::rss_kib(pid)?;
                 let label = format!("RSS with {} ConfigMaps", options.objects);
                 report.rows.push(memory_row(&label, stored, 80.0));
             }
         }
 
+        let meter = CpuMeter::start(options.server_pid);
         let got = phase::run(concurrency, bounds(options.gets), {
             let round = round.clone();
             move |index| get(round.clone(), index)
         })
         .await;
         let mut row = got.into_row("get", concurrency);
+        row.value = Some(meter.describe());
         if concurrency == 16 {
             row = check_rate(row, 20000.0);
         }
         report.rows.push(row);
 
-        report
-            .rows
-            .push(list_row(&round, concurrency, None, bounds(options.lists)).await);
-        report.rows.push(
-            list_row(
-                &round,
-                concurrency,
-                Some(options.page_size),
-                bounds(options.lists),
-            )
-            .await,
-        );
+        for page_size in [None, Some(options.page_size)] {
+            let meter = CpuMeter::start(options.server_pid);
+            let mut row = list_row(&round, concurrency, page_size, bounds(options.lists)).await;
+            row.value = Some(meter.describe());
+            report.rows.push(row);
+        }
 
+        let meter = CpuMeter::start(options.server_pid);
         let updated = phase::run(concurrency, bounds(options.objects), {
             let round = round.clone();
             move |index| update(round.clone(), index)
         })
         .await;
-        report.rows.push(updated.into_row("update", concurrency));
+        let mut row = updated.into_row("update", concurrency);
+        row.value = Some(meter.describe());
+        report.rows.push(row);
 
+        let meter = CpuMeter::start(options.server_pid);
         let deleted = phase::run(concurrency, bounds(options.objects), {
             let round = round.clone();
             move |index| delete(round.clone(), index)
         })
         .await;
-        report.rows.push(deleted.into_row("delete", concurrency));
+        let mut row = deleted.into_row("delete", concurrency);
+        row.value = Some(meter.describe());
+        report.rows.push(row);
     }
     Ok(())
 }
 
 fn memory_row(label: &str, kib: u64, target_mib: f64) -> Row {
-    let mib = process_memory::mib(kib);
+    let mib = process_usage::mib(kib);
     Row::figure(label, format!("{mib:.1} MiB")).check(Check::below("MiB", mib, target_mib))
 }
 

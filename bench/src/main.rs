@@ -13,7 +13,7 @@ mod kubeconfig;
 mod loopback;
 mod namespace;
 mod phase;
-mod process_memory;
+mod process_usage;
 mod report;
 mod startup;
 mod stats;
@@ -102,7 +102,7 @@ struct WatchArgs {
     /// Bytes of padding in each written ConfigMap.
     #[arg(long, default_value_t = 128)]
     payload_bytes: usize,
-    /// Watch streams per HTTP/2 connection (hyper's server allows 200).
+    /// Watch streams per HTTP/2 connection (hyper's server default allows 200).
     #[arg(long, default_value_t = 100, value_parser = positive)]
     streams_per_connection: usize,
     /// Seconds watchers wait for missing events after the last write.
@@ -111,6 +111,9 @@ struct WatchArgs {
     /// Writes in flight at most; past that the writer falls behind its rate.
     #[arg(long, default_value_t = 64, value_parser = positive)]
     max_writes_in_flight: usize,
+    /// PID of the server: report the CPU time it used.
+    #[arg(long)]
+    server_pid: Option<u32>,
 }
 
 #[derive(Debug, Args)]
@@ -184,6 +187,7 @@ async fn dispatch(command: Command) -> Result<Report, BenchError> {
                 streams_per_connection: args.streams_per_connection,
                 drain_seconds: args.drain_seconds,
                 max_writes_in_flight: args.max_writes_in_flight,
+                server_pid: args.server_pid,
             })
             .await
         }

@@ -22,6 +22,7 @@ use crate::client::ApiClient;
 use crate::error::BenchError;
 use crate::kubeconfig;
 use crate::namespace;
+use crate::process_usage::CpuMeter;
 use crate::report::{Check, Report, Row};
 use crate::stats::Samples;
 
@@ -35,6 +36,7 @@ pub struct WatchOptions {
     pub streams_per_connection: usize,
     pub drain_seconds: u64,
     pub max_writes_in_flight: usize,
+    pub server_pid: Option<u32>,
 }
 
 /// When the writer is done: how many writes were acknowledged and until
@@ -136,6 +138,7 @@ async fn measure(
         }
     }
 
+    let meter = CpuMeter::start(options.server_pid);
     let writer = write(control.clone(), namespace, options, total, log.clone()).await;
     let _ = finish_tx.send(Some(Finish {
         acknowledged: writer.acknowledged as usize,
@@ -155,7 +158,12 @@ async fn measure(
         }
     }
     drop(finish_tx);
-    Ok(summarize(options, &log, writer, outcomes, started))
+    let mut report = summarize(options, &log, writer, outcomes, started);
+    report.notes.push(format!(
+        "while writing and delivering: {}",
+        meter.describe()
+    ));
+    Ok(report)
 }
 
 fn summarize(

@@ -1,0 +1,104 @@
+//! Resident memory and CPU time of a process, from /proc.
+
+use crate::error::BenchError;
+
+/// VmRSS of `pid` in KiB.
+pub fn rss_kib(pid: u32) -> Result<u64, BenchError> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
+    vm_rss_kib(&status)
+        .ok_or_else(|| BenchError::Protocol(format!("no VmRSS line in /proc/{pid}/status")))
+}
+
+/// Reads the `VmRSS:   1234 kB` line of a /proc status file.
+pub fn vm_rss_kib(status: &str) -> Option<u64> {
+    let line = status.lines().find(|line| line.starts_with("VmRSS:"))?;
+    let mut words = line.split_whitespace().skip(1);
+    let amount = words.next()?.parse().ok()?;
+    (words.next()? == "kB").then_some(amount)
+}
+
+pub fn mib(kib: u64) -> f64 {
+    kib as f64 / 1024.0
+}
+
+/// Clock ticks per second in /proc/PID/stat (USER_HZ, 100 on every Linux
+/// architecture this runs on).
+const TICKS_PER_SECOND: f64 = 100.0;
+
+/// User plus system CPU time `pid` has used so far, in seconds.
+pub fn cpu_seconds(pid: u32) -> Result<f64, BenchError> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
+    stat_cpu_seconds(&stat).ok_or_else(|| BenchError::Protocol(format!("odd /proc/{pid}/stat")))
+}
+
+/// Reads utime and stime (fields 14 and 15) of a /proc stat line. The
+/// command name (field 2) may hold spaces and parentheses, so counting
+/// starts after its last `)`.
+pub fn stat_cpu_seconds(stat: &str) -> Option<f64> {
+    let after_name = &stat[stat.rfind(')')? + 1..];
+    let mut fields = after_name.split_whitespace().skip(11);
+    let user: u64 = fields.next()?.parse().ok()?;
+    let system: u64 = fields.next()?.parse().ok()?;
+    Some((user + system) as f64 / TICKS_PER_SECOND)
+}
+
+/// CPU time this tool and, when known, the server used during one phase,
+/// to show whether the client took a large share of the machine.
+pub struct CpuMeter {
+    server_pid: Option<u32>,
+    client_start: f64,
+    server_start: Option<f64>,
+}
+
+impl CpuMeter {
+    pub fn start(server_pid: Option<u32>) -> Self {
+        Self {
+            server_pid,
+            client_start: cpu_seconds(std::process::id()).unwrap_or_default(),
+            server_start: server_pid.and_then(|pid| cpu_seconds(pid).ok()),
+        }
+    }
+
+    /// "cpu client 0.52 s, server 1.80 s" since `start`.
+    pub fn describe(&self) -> String {
+        let client = cpu_seconds(std::process::id()).unwrap_or_default() - self.client_start;
+        let server = self
+            .server_pid
+            .and_then(|pid| cpu_seconds(pid).ok())
+            .zip(self.server_start)
+            .map(|(now, start)| format!(", server {:.2} s", now - start))
+            .unwrap_or_default();
+        format!("cpu client {client:.2} s{server}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_vm_rss() {
+        let status =
+            "Name:\tkube-apiserver\nVmPeak:\t  99999 kB\nVmRSS:\t   20480 kB\nThreads:\t4\n";
+        assert_eq!(vm_rss_kib(status), Some(20480));
+        assert_eq!(mib(20480), 20.0);
+    }
+
+    #[test]
+    fn missing_or_odd_line_is_none() {
+        assert_eq!(vm_rss_kib("Name:\tx\n"), None);
+        assert_eq!(vm_rss_kib("VmRSS:\tlots\n"), None);
+    }
+
+    #[test]
+    fn reads_cpu_time_after_the_command_name() {
+        let stat = "42 (a) b) S 1 42 42 0 -1 4194560 100 0 0 0 250 50 0 0 20 0 4 0 100";
+        assert_eq!(stat_cpu_seconds(stat), Some(3.0));
+        assert_eq!(stat_cpu_seconds("42 (x) S 1"), None);
+    }
+
+    #[test]
+    fn own_process_has_rss() {
+        assert!(rss_kib(std::process::id()).expect("own status") > 0);
+    }
+}
