@@ -124,15 +124,16 @@ impl Report {
         ];
         let mut lines: Vec<[String; 9]> = vec![header.map(String::from)];
         for row in &self.rows {
+            let figure_only = row.value.is_some() && row.ops == 0 && row.errors == 0;
             lines.push([
                 row.bench.clone(),
                 row.concurrency.map(|c| c.to_string()).unwrap_or_default(),
-                if row.value.is_some() && row.ops == 0 {
+                if figure_only {
                     String::new()
                 } else {
                     row.ops.to_string()
                 },
-                if row.value.is_some() && row.ops == 0 {
+                if figure_only {
                     String::new()
                 } else {
                     row.errors.to_string()
