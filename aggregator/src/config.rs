@@ -20,6 +20,8 @@ use crate::duration;
 #[command(
     name = "kube-apiserver",
     version,
+    // As with upstream's flags, a flag given twice takes its last value.
+    args_override_self = true,
     about = "A Kubernetes API server. Flags override the values of --config."
 )]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
@@ -263,10 +265,16 @@ impl Settings {
             (None, None) => ServingCertificate::Generated,
             (Some(cert), Some(key)) => ServingCertificate::Files { cert, key },
             (Some(_), None) => {
-                return Err(invalid("tls-private-key-file", "required with --tls-cert-file"))
+                return Err(invalid(
+                    "tls-private-key-file",
+                    "required with --tls-cert-file",
+                ))
             }
             (None, Some(_)) => {
-                return Err(invalid("tls-cert-file", "required with --tls-private-key-file"))
+                return Err(invalid(
+                    "tls-cert-file",
+                    "required with --tls-private-key-file",
+                ))
             }
         };
         let service_cluster_ip_range = raw
@@ -431,9 +439,18 @@ mod tests {
     }
 
     #[test]
+    fn a_repeated_flag_takes_its_last_value() {
+        let raw = flags(&["--secure-port=1", "--secure-port=2"]);
+        assert_eq!(raw.secure_port, Some(2));
+    }
+
+    #[test]
     fn a_bare_bool_flag_means_true() {
         assert_eq!(flags(&["--anonymous-auth"]).anonymous_auth, Some(true));
-        assert_eq!(flags(&["--anonymous-auth=false"]).anonymous_auth, Some(false));
+        assert_eq!(
+            flags(&["--anonymous-auth=false"]).anonymous_auth,
+            Some(false)
+        );
     }
 
     #[test]
@@ -474,7 +491,10 @@ mod tests {
         let cases = [
             ("secure-port: 0", "secure-port"),
             ("event-ttl: 1d", "event-ttl"),
-            ("service-cluster-ip-range: 10.0.0.0/33", "service-cluster-ip-range"),
+            (
+                "service-cluster-ip-range: 10.0.0.0/33",
+                "service-cluster-ip-range",
+            ),
             (
                 "service-cluster-ip-range: 10.0.0.0/16,10.1.0.0/16",
                 "service-cluster-ip-range",

@@ -23,8 +23,8 @@ use std::path::{Path, PathBuf};
 
 use base64::Engine;
 use rcgen::{
-    BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose,
-    IsCa, Issuer, KeyPair, KeyUsagePurpose, SanType,
+    BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa,
+    Issuer, KeyPair, KeyUsagePurpose, SanType,
 };
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
@@ -111,9 +111,8 @@ pub fn ensure(settings: &Settings) -> Result<Pki, PkiError> {
             let required = required_serving_ips(settings.bind_address);
             let serving = LeafFiles::new(&dir, "apiserver");
             let (cert_pem, key_pem) =
-                serving.load_or_issue(&issuer, ca.is_new, &required, || {
-                    serving_params(&required)
-                })?;
+                serving
+                    .load_or_issue(&issuer, ca.is_new, &required, || serving_params(&required))?;
             let chain = parse_chain(&serving.cert, cert_pem.as_bytes())?;
             let key = parse_key(&serving.key, key_pem.as_bytes())?;
             (chain, key, None)
@@ -274,7 +273,10 @@ fn ca_params() -> CertificateParams {
     // A timestamp in the name tells CAs of different data dirs apart in
     // a client's error messages, as upstream's self-signed CAs do.
     let name_suffix = OffsetDateTime::now_utc().unix_timestamp();
-    name.push(DnType::CommonName, format!("kube-apiserver-ca@{name_suffix}"));
+    name.push(
+        DnType::CommonName,
+        format!("kube-apiserver-ca@{name_suffix}"),
+    );
     params.distinguished_name = name;
     params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
     params.key_usages = vec![

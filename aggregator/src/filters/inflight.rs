@@ -139,7 +139,9 @@ mod tests {
         assert_eq!(second.status(), 429);
         assert_eq!(second.headers()[http::header::RETRY_AFTER], "1");
 
-        let write = Request::post("/api/v1/namespaces").body(()).expect("request");
+        let write = Request::post("/api/v1/namespaces")
+            .body(())
+            .expect("request");
         let mutating = service.clone().oneshot(write);
         let _ = release.send(true);
         assert_eq!(mutating.await.expect("infallible").status(), 200);
@@ -155,7 +157,9 @@ mod tests {
         let service = InFlightLimitLayer::new(1, 1).layer(handler);
         let held = service.limits.read_only.clone().expect("limited");
         let _all = held.try_acquire_owned().expect("one permit");
-        let watch = Request::get("/api/v1/pods?watch=true").body(()).expect("request");
+        let watch = Request::get("/api/v1/pods?watch=true")
+            .body(())
+            .expect("request");
         let response = service.oneshot(watch).await.expect("infallible");
         assert_eq!(response.status(), 200);
     }

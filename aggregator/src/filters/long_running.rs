@@ -72,7 +72,9 @@ mod tests {
     #[test]
     fn watches_are_long_running() {
         assert!(long_running("/api/v1/pods?watch=true"));
-        assert!(long_running("/api/v1/namespaces/a/pods?labelSelector=x&watch=1"));
+        assert!(long_running(
+            "/api/v1/namespaces/a/pods?labelSelector=x&watch=1"
+        ));
         assert!(long_running("/api/v1/watch/namespaces/a/pods"));
         assert!(long_running("/apis/apps/v1/watch/deployments"));
         assert!(!long_running("/api/v1/pods?watch=false"));

@@ -127,17 +127,26 @@ mod tests {
 
     #[tokio::test]
     async fn a_slow_request_gets_504() {
-        assert_eq!(status_of("/api/v1/pods", Duration::from_millis(20)).await, 504);
+        assert_eq!(
+            status_of("/api/v1/pods", Duration::from_millis(20)).await,
+            504
+        );
     }
 
     #[tokio::test]
     async fn the_timeout_parameter_shortens_the_deadline() {
-        assert_eq!(status_of("/api/v1/pods?timeout=20ms", Duration::from_secs(60)).await, 504);
+        assert_eq!(
+            status_of("/api/v1/pods?timeout=20ms", Duration::from_secs(60)).await,
+            504
+        );
     }
 
     #[tokio::test]
     async fn a_bad_timeout_parameter_is_a_bad_request() {
-        assert_eq!(status_of("/api/v1/pods?timeout=soon", Duration::from_secs(60)).await, 400);
+        assert_eq!(
+            status_of("/api/v1/pods?timeout=soon", Duration::from_secs(60)).await,
+            400
+        );
     }
 
     #[test]
@@ -145,7 +154,10 @@ mod tests {
         let limit = Duration::from_secs(60);
         assert_eq!(deadline(Some("timeout=2m"), limit).ok(), Some(limit));
         assert_eq!(deadline(Some("timeout=0s"), limit).ok(), Some(limit));
-        assert_eq!(deadline(Some("timeout=5s"), limit).ok(), Some(Duration::from_secs(5)));
+        assert_eq!(
+            deadline(Some("timeout=5s"), limit).ok(),
+            Some(Duration::from_secs(5))
+        );
         assert_eq!(deadline(None, limit).ok(), Some(limit));
     }
 }

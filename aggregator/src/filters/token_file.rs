@@ -42,28 +42,31 @@ impl TokenFile {
             path: shown.clone(),
             source,
         })?;
-        TokenFile::parse(&text).map_err(|(line, message)| TokenFileError::Malformed {
+        TokenFile::parse(&text).map_err(|error| TokenFileError::Malformed {
             path: shown,
-            line,
-            message,
+            line: error.line,
+            message: error.message,
         })
     }
 
-    /// Parses the file's text; an error names its line.
-    pub fn parse(text: &str) -> Result<TokenFile, (usize, String)> {
+    /// Parses the file's text.
+    pub fn parse(text: &str) -> Result<TokenFile, LineError> {
         let mut users = HashMap::new();
-        for (line, record) in csv_records(text)? {
-            let [token, name, uid, rest @ ..] = record.as_slice() else {
-                return Err((
+        for Record { line, fields } in csv_records(text)? {
+            let [token, name, uid, rest @ ..] = fields.as_slice() else {
+                return Err(LineError {
                     line,
-                    format!(
+                    message: format!(
                         "must have at least 3 columns (token, user name, user uid), found {}",
-                        record.len()
+                        fields.len()
                     ),
-                ));
+                });
             };
             if token.is_empty() {
-                tracing::warn!(line, "skipping a record with an empty token in the token file");
+                tracing::warn!(
+                    line,
+                    "skipping a record with an empty token in the token file"
+                );
                 continue;
             }
             let groups = rest
@@ -83,7 +86,10 @@ impl TokenFile {
                 ..UserInfo::default()
             };
             if users.insert(token.clone(), user).is_some() {
-                tracing::warn!(line, "duplicate token in the token file; the later record wins");
+                tracing::warn!(
+                    line,
+                    "duplicate token in the token file; the later record wins"
+                );
             }
         }
         Ok(TokenFile { users })
@@ -95,11 +101,28 @@ impl TokenFile {
     }
 }
 
-/// Splits CSV text into records (with the line each starts on), the way
+/// What is wrong with the file, and where.
+#[derive(Debug)]
+pub struct LineError {
+    pub line: usize,
+    pub message: String,
+}
+
+/// One CSV record and the line it starts on.
+struct Record {
+    line: usize,
+    fields: Vec<String>,
+}
+
+/// Splits CSV text into records, the way
 /// Go's `encoding/csv` reads it by default: fields may be quoted, `""` is
 /// a quote inside quotes, quoted fields may span lines, blank lines are
 /// skipped, and a quote inside an unquoted field is an error.
-fn csv_records(text: &str) -> Result<Vec<(usize, Vec<String>)>, (usize, String)> {
+fn csv_records(text: &str) -> Result<Vec<Record>, LineError> {
+    let error = |line: usize, message: &str| LineError {
+        line,
+        message: message.to_string(),
+    };
     let mut records = Vec::new();
     let mut chars = text.chars().peekable();
     let mut line = 1;
@@ -126,20 +149,23 @@ fn csv_records(text: &str) -> Result<Vec<(usize, Vec<String>)>, (usize, String)>
                     continue;
                 }
                 Some('"') if at_field_start => {
-                    line += read_quoted(&mut chars, &mut field).map_err(|m| (line, m))?;
+                    line += read_quoted(&mut chars, &mut field).map_err(|m| error(line, m))?;
                     match chars.peek() {
                         None | Some(',') | Some('\n') | Some('\r') => {}
-                        Some(_) => return Err((line, "extraneous \" in field".into())),
+                        Some(_) => return Err(error(line, "extraneous \" in field")),
                     }
                 }
-                Some('"') => return Err((line, "bare \" in non-quoted field".into())),
+                Some('"') => return Err(error(line, "bare \" in non-quoted field")),
                 Some(c) => field.push(c),
             }
             at_field_start = false;
         }
         let is_blank = record.len() == 1 && record[0].is_empty();
         if !is_blank {
-            records.push((start_line, record));
+            records.push(Record {
+                line: start_line,
+                fields: record,
+            });
         }
     }
     Ok(records)
@@ -150,11 +176,11 @@ fn csv_records(text: &str) -> Result<Vec<(usize, Vec<String>)>, (usize, String)>
 fn read_quoted(
     chars: &mut std::iter::Peekable<std::str::Chars<'_>>,
     field: &mut String,
-) -> Result<usize, String> {
+) -> Result<usize, &'static str> {
     let mut newlines = 0;
     loop {
         match chars.next() {
-            None => return Err("extraneous or missing \" in quoted field".into()),
+            None => return Err("extraneous or missing \" in quoted field"),
             Some('"') if chars.peek() == Some(&'"') => {
                 chars.next();
                 field.push('"');
@@ -176,10 +202,8 @@ mod tests {
 
     #[test]
     fn reads_users_with_and_without_groups() {
-        let file = TokenFile::parse(
-            "abc,alice,1\r\n\ndef,bob,2,\"dev,ops\"\nghi,carol,3,solo\n",
-        )
-        .expect("parses");
+        let file = TokenFile::parse("abc,alice,1\r\n\ndef,bob,2,\"dev,ops\"\nghi,carol,3,solo\n")
+            .expect("parses");
         let alice = file.user("abc").expect("alice");
         assert_eq!((alice.name.as_str(), alice.uid.as_str()), ("alice", "1"));
         assert!(alice.groups.is_empty());
@@ -191,7 +215,7 @@ mod tests {
     #[test]
     fn short_records_fail_the_file_and_name_the_line() {
         let error = TokenFile::parse("abc,alice,1\ndef,bob\n").expect_err("short record");
-        assert_eq!(error.0, 2);
+        assert_eq!(error.line, 2);
     }
 
     #[test]
