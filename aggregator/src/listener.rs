@@ -14,6 +14,7 @@ use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::{GracefulShutdown, Watcher};
 use hyper_util::service::TowerToHyperService;
+use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
 use tokio_rustls::TlsAcceptor;
 
@@ -102,6 +103,10 @@ async fn serve_connection(
 ) {
     // Small API responses should not wait for Nagle's algorithm.
     let _ = stream.set_nodelay(true);
+    if is_plain_http(&stream).await {
+        refuse_plain_http(stream, remote).await;
+        return;
+    }
     let tls = match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
         Ok(Ok(tls)) => tls,
         Ok(Err(error)) => {
@@ -133,4 +138,25 @@ async fn serve_connection(
     if let Err(error) = watcher.watch(served).await {
         tracing::debug!(%remote, %error, "connection ended with an error");
     }
+}
+
+/// Whether the client opened with plain HTTP instead of a TLS handshake:
+/// a TLS connection starts with a handshake record (0x16), an HTTP/1
+/// request with a method name in capitals.
+async fn is_plain_http(stream: &TcpStream) -> bool {
+    let mut first = [0u8; 1];
+    match tokio::time::timeout(HANDSHAKE_TIMEOUT, stream.peek(&mut first)).await {
+        Ok(Ok(1)) => first[0].is_ascii_uppercase(),
+        _ => false,
+    }
+}
+
+/// Tells a plain-HTTP client what went wrong, in the words Go's TLS server
+/// (and so upstream) uses, then closes. Nothing is served over plain HTTP.
+async fn refuse_plain_http(mut stream: TcpStream, remote: SocketAddr) {
+    tracing::debug!(%remote, "plain HTTP on the HTTPS port");
+    let reply =
+        b"HTTP/1.0 400 Bad Request\r\n\r\nClient sent an HTTP request to an HTTPS server.\n";
+    let _ = stream.write_all(reply).await;
+    let _ = stream.shutdown().await;
 }

@@ -9,6 +9,7 @@ use apiserver::server::{ApiServer, ApiServerConfig};
 use apiserver::storage::embedded::EmbeddedStore;
 use apiserver::storage::{Store, StoreError};
 use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
 
 use crate::config::{Settings, StorageBackend};
 use crate::filters::authentication::Authenticator;
@@ -46,17 +47,19 @@ pub enum StartError {
 /// Runs the server until SIGTERM or SIGINT, then shuts down gracefully.
 pub async fn run(settings: Settings) -> Result<(), StartError> {
     let settings = Arc::new(settings);
-    // Key generation (first start) and opening the store touch the disk;
-    // they run on the blocking pool, side by side.
+    // Opening the store and key generation (first start only) touch the
+    // disk; they run on the blocking pool, side by side. The store goes
+    // first so that a storage misconfiguration stops us before any file
+    // is written.
+    let store = open_store(&settings.storage)?;
     let pki_settings = settings.clone();
     let pki = tokio::task::spawn_blocking(move || pki::ensure(&pki_settings));
-    let store = open_store(&settings.storage);
     let tokens = match &settings.token_auth_file {
         Some(path) => Some(TokenFile::read(path)?),
         None => None,
     };
     let pki = pki.await??;
-    let store = store.await?;
+    let store: Arc<dyn Store> = Arc::new(store.await??);
     let tls = tls::server_config(&pki, settings.client_ca_file.as_deref())?;
 
     let server = ApiServer::new(ApiServerConfig {
@@ -82,12 +85,16 @@ pub async fn run(settings: Settings) -> Result<(), StartError> {
     Ok(())
 }
 
-async fn open_store(backend: &StorageBackend) -> Result<Arc<dyn Store>, StartError> {
+/// Starts opening the configured store.
+fn open_store(
+    backend: &StorageBackend,
+) -> Result<JoinHandle<Result<EmbeddedStore, StoreError>>, StartError> {
     match backend {
         StorageBackend::Embedded { dir } => {
             let dir = dir.clone();
-            let store = tokio::task::spawn_blocking(move || EmbeddedStore::open(&dir)).await??;
-            Ok(Arc::new(store))
+            Ok(tokio::task::spawn_blocking(move || {
+                EmbeddedStore::open(&dir)
+            }))
         }
         StorageBackend::Etcd { .. } => Err(StartError::EtcdNotWired),
     }

@@ -195,3 +195,55 @@ async fn sigterm_stops_the_server_cleanly() {
     assert!(status.success(), "exit status {status}\n{}", server.log());
     assert!(server.log().contains("shutting down"));
 }
+
+#[tokio::test]
+async fn plain_http_gets_a_400_and_is_never_served() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let server = TestServer::start_with(&["--anonymous-auth"]).await;
+    let mut tcp = tokio::net::TcpStream::connect(server.address())
+        .await
+        .expect("connects");
+    tcp.write_all(b"GET /api HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .expect("writes");
+    let mut reply = String::new();
+    tcp.read_to_string(&mut reply).await.expect("reads");
+    assert!(reply.starts_with("HTTP/1.0 400 Bad Request"), "{reply}");
+    assert!(reply.contains("Client sent an HTTP request to an HTTPS server."));
+}
+
+#[tokio::test]
+async fn a_given_serving_certificate_is_used_and_trusted_by_the_kubeconfig() {
+    let files = tempfile::tempdir().expect("temp dir");
+    let ca_key = rcgen::KeyPair::generate().expect("key");
+    let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).expect("params");
+    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    ca_params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "my-serving-ca");
+    let ca_cert = ca_params.self_signed(&ca_key).expect("ca cert");
+    let issuer = rcgen::Issuer::new(ca_params, ca_key);
+    let key = rcgen::KeyPair::generate().expect("key");
+    let params = rcgen::CertificateParams::new(vec!["127.0.0.1".to_string()]).expect("params");
+    let cert = params.signed_by(&key, &issuer).expect("serving cert");
+    let cert_path = files.path().join("serving.crt");
+    let key_path = files.path().join("serving.key");
+    std::fs::write(&cert_path, format!("{}{}", cert.pem(), ca_cert.pem())).expect("written");
+    std::fs::write(&key_path, key.serialize_pem()).expect("written");
+
+    let server = TestServer::start_with(&[
+        "--tls-cert-file",
+        &cert_path.display().to_string(),
+        "--tls-private-key-file",
+        &key_path.display().to_string(),
+    ])
+    .await;
+
+    assert!(!server.pki_file("apiserver.crt").exists());
+    let output = server.kubectl(&["get", "--raw", "/version"]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success() || stderr.contains("(NotFound)"),
+        "kubectl failed other than with NotFound: {stderr}"
+    );
+}
