@@ -1,5 +1,5 @@
-//! The outermost layer: a tracing span per request (method, path, and, once
-//! known, user and status code) and one info line when the response
+//! The outermost layer: a tracing span per request (method, path, client
+//! address, and, once known, user and status code) and one info line when the response
 //! starts. Authentication records the user into this span.
 //!
 //! For a watch the line is written when the stream begins, not when it
@@ -14,6 +14,7 @@ use tower::{Layer, Service};
 use tracing::Instrument;
 
 use super::{Response, ResponseFuture};
+use crate::listener::ConnectionInfo;
 
 #[derive(Debug, Clone, Default)]
 pub struct RequestLogLayer;
@@ -49,9 +50,13 @@ where
             "request",
             method = %request.method(),
             path = %request.uri().path(),
+            remote = tracing::field::Empty,
             user = tracing::field::Empty,
             code = tracing::field::Empty,
         );
+        if let Some(connection) = request.extensions().get::<ConnectionInfo>() {
+            span.record("remote", tracing::field::display(connection.remote));
+        }
         let started = Instant::now();
         // Entering the span for `call` too lets synchronous work below
         // (authentication) record into it.
@@ -62,7 +67,7 @@ where
                 let response = future.await?;
                 let code = response.status().as_u16();
                 record_span.record("code", code);
-                tracing::info!(code, latency = ?started.elapsed(), "request served");
+                tracing::info!(latency = ?started.elapsed(), "request served");
                 Ok(response)
             }
             .instrument(span),
