@@ -96,3 +96,26 @@ impl ClientCertificate {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{RawConfig, Settings};
+
+    #[test]
+    fn the_admin_certificate_reads_as_kubernetes_admin_in_system_masters() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let settings = Settings::resolve(RawConfig {
+            data_dir: Some(dir.path().to_owned()),
+            ..RawConfig::default()
+        })
+        .expect("settings");
+        let pki = pki::ensure(&settings).expect("pki");
+        assert!(server_config(&pki, None).is_ok());
+
+        let chain = pki::read_certificates(&dir.path().join("pki/admin.crt")).expect("admin cert");
+        let subject = ClientCertificate::from_verified_chain(&chain).expect("readable subject");
+        assert_eq!(subject.common_name, "kubernetes-admin");
+        assert_eq!(subject.organizations, ["system:masters"]);
+    }
+}
