@@ -7,6 +7,7 @@ use std::sync::Arc;
 use apiserver::error::ApiError;
 use apiserver::server::{ApiServer, ApiServerConfig};
 use apiserver::storage::embedded::EmbeddedStore;
+use apiserver::storage::etcd::EtcdStore;
 use apiserver::storage::{Store, StoreError};
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
@@ -29,9 +30,6 @@ pub enum StartError {
     TokenFile(#[from] TokenFileError),
     #[error("opening the embedded store: {0}")]
     Store(#[from] StoreError),
-    /// The etcd backend exists in the core crate but is not wired in yet.
-    #[error("--etcd-servers: the etcd storage backend is not wired into this build yet (it lands in a later commit); run without --etcd-servers to use the embedded store")]
-    EtcdNotWired,
     #[error("starting the API server: {0}")]
     Api(#[from] ApiError),
     #[error("listening on {address}: {source}")]
@@ -51,7 +49,7 @@ pub async fn run(settings: Settings) -> Result<(), StartError> {
     // disk; they run on the blocking pool, side by side. The store goes
     // first so that a storage misconfiguration stops us before any file
     // is written.
-    let store = open_store(&settings.storage)?;
+    let store = open_store(&settings.storage);
     let pki_settings = settings.clone();
     let pki = tokio::task::spawn_blocking(move || pki::ensure(&pki_settings));
     let tokens = match &settings.token_auth_file {
@@ -59,12 +57,19 @@ pub async fn run(settings: Settings) -> Result<(), StartError> {
         None => None,
     };
     let pki = pki.await??;
-    let store: Arc<dyn Store> = Arc::new(store.await??);
+    let store: Arc<dyn Store> = store.await??;
     let tls = tls::server_config(&pki, settings.client_ca_file.as_deref())?;
 
+    let storage_prefix = match &settings.storage {
+        StorageBackend::Etcd { prefix, .. } => prefix.clone(),
+        StorageBackend::Embedded { .. } => DEFAULT_PREFIX.to_string(),
+    };
     let server = ApiServer::new(ApiServerConfig {
         store,
+        storage_prefix,
         service_cluster_ip_range: settings.service_cluster_ip_range.clone(),
+        event_ttl: settings.event_ttl,
+        advertise_address: SocketAddr::new(settings.bind_address, settings.secure_port).to_string(),
     })
     .await?;
     let authenticator = Authenticator {
@@ -85,18 +90,28 @@ pub async fn run(settings: Settings) -> Result<(), StartError> {
     Ok(())
 }
 
-/// Starts opening the configured store.
-fn open_store(
-    backend: &StorageBackend,
-) -> Result<JoinHandle<Result<EmbeddedStore, StoreError>>, StartError> {
+/// Keys of the embedded store start with upstream's default etcd prefix.
+const DEFAULT_PREFIX: &str = "/registry";
+
+/// Starts opening the configured store: the embedded one on the blocking
+/// pool (it touches the disk), etcd by connecting (lazily: an unreachable
+/// etcd shows up as 503s, as upstream's does, not as a failed start).
+fn open_store(backend: &StorageBackend) -> JoinHandle<Result<Arc<dyn Store>, StoreError>> {
     match backend {
         StorageBackend::Embedded { dir } => {
             let dir = dir.clone();
-            Ok(tokio::task::spawn_blocking(move || {
-                EmbeddedStore::open(&dir)
-            }))
+            tokio::task::spawn_blocking(move || {
+                EmbeddedStore::open(&dir).map(|s| Arc::new(s) as Arc<dyn Store>)
+            })
         }
-        StorageBackend::Etcd { .. } => Err(StartError::EtcdNotWired),
+        StorageBackend::Etcd { endpoints, prefix } => {
+            let (endpoints, prefix) = (endpoints.clone(), prefix.clone());
+            tokio::spawn(async move {
+                EtcdStore::connect(&endpoints, &prefix)
+                    .await
+                    .map(|s| Arc::new(s) as Arc<dyn Store>)
+            })
+        }
     }
 }
 

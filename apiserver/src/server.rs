@@ -64,6 +64,8 @@ pub struct ApiServerConfig {
     pub storage_prefix: String,
     /// The range ClusterIPs are allocated from (`--service-cluster-ip-range`).
     pub service_cluster_ip_range: String,
+    /// How long Events live after their last write (`--event-ttl`).
+    pub event_ttl: std::time::Duration,
     /// host:port clients reach this server at, for `/api` discovery.
     pub advertise_address: String,
 }
@@ -89,6 +91,7 @@ impl ApiServer {
         let registry = Arc::new(Registry::default());
         let options = builtin::BuiltinOptions {
             service_cluster_ip_range: config.service_cluster_ip_range.clone(),
+            event_ttl: config.event_ttl,
         };
         registry.add(builtin::descriptors(&options).map_err(ApiError::BadRequest)?);
         registry.add(reviews::descriptors());
