@@ -17,6 +17,7 @@ use crate::discovery;
 use crate::error::ApiError;
 use crate::handlers::{self, Call, Context, Query};
 use crate::negotiation;
+use crate::openapi::OpenApi;
 use crate::registry::Registry;
 use crate::request_info::RequestInfo;
 use crate::storage::{Store, StoreError};
@@ -79,6 +80,9 @@ pub struct ApiServer {
 struct ApiServerInner {
     context: Context,
     advertise_address: String,
+    /// Built in the background at start (it takes a while) and rebuilt
+    /// when the set of resources changes; readers wait for the first build.
+    openapi: tokio::sync::watch::Receiver<Option<Arc<OpenApi>>>,
 }
 
 /// The namespaces every cluster starts with.
@@ -97,13 +101,14 @@ impl ApiServer {
         registry.add(reviews::descriptors());
         let context = Context::new(
             config.store.clone(),
-            registry,
+            registry.clone(),
             config.storage_prefix.clone(),
         );
         let server = ApiServer {
             inner: Arc::new(ApiServerInner {
                 context,
                 advertise_address: config.advertise_address.clone(),
+                openapi: spawn_openapi_builder(registry),
             }),
         };
         server.ensure_system_namespaces().await?;
@@ -190,6 +195,7 @@ impl ApiServer {
         match RequestInfo::parse(&parts.method, &path, &query) {
             RequestInfo::NonResource { path, .. } => {
                 self.non_resource(&parts.method, &path, accept.as_deref())
+                    .await
             }
             RequestInfo::Resource(request) => {
                 let snapshot = self.inner.context.registry.snapshot();
@@ -216,7 +222,7 @@ impl ApiServer {
         }
     }
 
-    fn non_resource(
+    async fn non_resource(
         &self,
         method: &http::Method,
         path: &str,
@@ -224,6 +230,9 @@ impl ApiServer {
     ) -> Result<http::Response<Body>, ApiError> {
         if method != http::Method::GET && method != http::Method::HEAD {
             return Err(ApiError::MethodNotAllowed);
+        }
+        if let Some(rest) = path.strip_prefix("/openapi/") {
+            return self.openapi(rest, accept).await;
         }
         let snapshot = self.inner.context.registry.snapshot();
         let trimmed = path.trim_end_matches('/');
@@ -252,6 +261,76 @@ impl ApiServer {
         };
         Ok(json_response(200, &value))
     }
+}
+
+impl ApiServer {
+    /// `/openapi/v2` (JSON only: the protobuf form is not built) and
+    /// `/openapi/v3[/<group-version path>]`.
+    async fn openapi(
+        &self,
+        rest: &str,
+        accept: Option<&str>,
+    ) -> Result<http::Response<Body>, ApiError> {
+        let mut documents = self.inner.openapi.clone();
+        let built = documents
+            .wait_for(Option::is_some)
+            .await
+            .map_err(|_| ApiError::Unavailable("the OpenAPI documents are not available".into()))?
+            .clone()
+            .ok_or_else(|| {
+                ApiError::Unavailable("the OpenAPI documents are not available".into())
+            })?;
+        let rest = rest.trim_end_matches('/');
+        let bytes = match rest {
+            "v2" => {
+                let json_ok = accept.is_none_or(|a| {
+                    a.split(',').any(|r| {
+                        let essence = r.split(';').next().unwrap_or_default().trim();
+                        matches!(essence, "application/json" | "*/*" | "application/*" | "")
+                    })
+                });
+                if !json_ok {
+                    return Err(ApiError::NotAcceptable {
+                        accepted: "application/json".into(),
+                    });
+                }
+                built.v2()
+            }
+            "v3" => built.v3_index(),
+            other => {
+                let path = other.strip_prefix("v3/").ok_or(ApiError::UnknownPath)?;
+                built.v3_group_version(path).ok_or(ApiError::UnknownPath)?
+            }
+        };
+        Ok(http::Response::builder()
+            .status(200)
+            .header(http::header::CONTENT_TYPE, "application/json")
+            .body(full_body(bytes))
+            .expect("static response parts are valid"))
+    }
+}
+
+/// Builds the OpenAPI documents off the request path, and again whenever
+/// the registry changes.
+fn spawn_openapi_builder(
+    registry: Arc<Registry>,
+) -> tokio::sync::watch::Receiver<Option<Arc<OpenApi>>> {
+    let (tx, rx) = tokio::sync::watch::channel(None);
+    tokio::spawn(async move {
+        let resources: Vec<_> = registry
+            .snapshot()
+            .resources()
+            .iter()
+            .map(|r| (**r).clone())
+            .collect();
+        match tokio::task::spawn_blocking(move || OpenApi::build(&resources)).await {
+            Ok(built) => {
+                let _ = tx.send(Some(Arc::new(built)));
+            }
+            Err(e) => tracing::error!(error = %e, "building the OpenAPI documents failed"),
+        }
+    });
+    rx
 }
 
 impl ApiServerInner {
@@ -295,8 +374,18 @@ fn version() -> Value {
         "buildDate": "",
         "goVersion": "",
         "compiler": "rustc",
-        "platform": format!("{}/{}", std::env::consts::OS, std::env::consts::ARCH),
+        "platform": format!("{}/{}", std::env::consts::OS, go_arch()),
     })
+}
+
+/// The architecture as Go names it, which clients print.
+fn go_arch() -> &'static str {
+    match std::env::consts::ARCH {
+        "x86_64" => "amd64",
+        "aarch64" => "arm64",
+        "x86" => "386",
+        other => other,
+    }
 }
 
 /// Reads the whole body, refusing more than upstream's 3 MiB limit.

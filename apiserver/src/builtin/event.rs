@@ -560,7 +560,9 @@ mod tests {
         let old = v1_event();
         let mut new = v1_event();
         new["series"] = json!({"count": 2, "lastObservedTime": "2024-01-01T00:01:00.000000Z"});
-        assert!(EventsV1Strategy::default().validate_update(&new, &old).is_empty());
+        assert!(EventsV1Strategy::default()
+            .validate_update(&new, &old)
+            .is_empty());
         new["note"] = json!("changed");
         let found: Vec<String> = EventsV1Strategy
             .validate_update(&new, &old)
@@ -586,7 +588,10 @@ mod tests {
 
     #[test]
     fn events_expire_and_select_like_upstream() {
-        assert_eq!(CoreEventStrategy::default().ttl(), Some(Duration::from_secs(3600)));
+        assert_eq!(
+            CoreEventStrategy::default().ttl(),
+            Some(Duration::from_secs(3600))
+        );
         let fields = EventsV1Strategy::default().selectable_fields(&v1_event());
         assert!(fields.contains(&("involvedObject.name", "web".into())));
         assert!(fields.contains(&("reportingComponent", "example.com/operator".into())));

@@ -92,9 +92,15 @@ pub fn descriptors(options: &BuiltinOptions) -> Result<Vec<ResourceDescriptor>, 
             .categories(&["all"])
             .with_status()
             .build(),
-        Describe::core("Event", "events", event::CoreEventStrategy { ttl: options.event_ttl })
-            .short_names(&["ev"])
-            .build(),
+        Describe::core(
+            "Event",
+            "events",
+            event::CoreEventStrategy {
+                ttl: options.event_ttl,
+            },
+        )
+        .short_names(&["ev"])
+        .build(),
         Describe::grouped(
             "apps",
             "Deployment",
@@ -105,9 +111,16 @@ pub fn descriptors(options: &BuiltinOptions) -> Result<Vec<ResourceDescriptor>, 
         .categories(&["all"])
         .with_status()
         .build(),
-        Describe::grouped("events.k8s.io", "Event", "events", event::EventsV1Strategy { ttl: options.event_ttl })
-            .short_names(&["ev"])
-            .build(),
+        Describe::grouped(
+            "events.k8s.io",
+            "Event",
+            "events",
+            event::EventsV1Strategy {
+                ttl: options.event_ttl,
+            },
+        )
+        .short_names(&["ev"])
+        .build(),
         Describe::grouped(
             "coordination.k8s.io",
             "Lease",
