@@ -543,7 +543,7 @@ mod tests {
         assert!(EventsV1Strategy::default().validate(&v1_event()).is_empty());
         let bare = json!({"apiVersion": "events.k8s.io/v1", "metadata": {"namespace": "default"},
             "regarding": {"namespace": "default"}, "deprecatedCount": 2});
-        let found: Vec<String> = EventsV1Strategy
+        let found: Vec<String> = EventsV1Strategy::default()
             .validate(&bare)
             .iter()
             .map(|e| e.to_string())
@@ -564,7 +564,7 @@ mod tests {
             .validate_update(&new, &old)
             .is_empty());
         new["note"] = json!("changed");
-        let found: Vec<String> = EventsV1Strategy
+        let found: Vec<String> = EventsV1Strategy::default()
             .validate_update(&new, &old)
             .iter()
             .map(|e| e.to_string())
