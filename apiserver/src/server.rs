@@ -80,9 +80,6 @@ pub struct ApiServer {
 struct ApiServerInner {
     context: Context,
     advertise_address: String,
-    /// Built in the background at start (it takes a while) and rebuilt
-    /// when the set of resources changes; readers wait for the first build.
-    openapi: tokio::sync::watch::Receiver<Option<Arc<OpenApi>>>,
 }
 
 /// The namespaces every cluster starts with.
@@ -103,12 +100,12 @@ impl ApiServer {
             config.store.clone(),
             registry.clone(),
             config.storage_prefix.clone(),
+            spawn_openapi_builder(registry),
         );
         let server = ApiServer {
             inner: Arc::new(ApiServerInner {
                 context,
                 advertise_address: config.advertise_address.clone(),
-                openapi: spawn_openapi_builder(registry),
             }),
         };
         server.ensure_system_namespaces().await?;
@@ -310,8 +307,8 @@ impl ApiServer {
     }
 }
 
-/// Builds the OpenAPI documents off the request path, and again whenever
-/// the registry changes.
+/// Builds the OpenAPI documents off the request path (it takes a while, so
+/// not before serving); readers wait for the first build.
 fn spawn_openapi_builder(
     registry: Arc<Registry>,
 ) -> tokio::sync::watch::Receiver<Option<Arc<OpenApi>>> {

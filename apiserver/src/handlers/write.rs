@@ -11,6 +11,7 @@ use super::{Call, Context};
 use crate::error::ApiError;
 use crate::object;
 use crate::patch;
+use crate::pruning;
 use crate::resource::ResourceDescriptor;
 use crate::storage::{KeyValue, StoreError};
 use crate::validation::{self, FieldError};
@@ -218,6 +219,7 @@ pub async fn create(ctx: &Context, call: &Call) -> Result<http::Response<super::
     if let Some(answer) = descriptor.strategy.review(&object, &call.user) {
         return respond::object(call, 201, &answer);
     }
+    let warnings = unknown_fields(ctx, call, &mut object).await?;
     match (call.namespace(), object::namespace(&object)) {
         (Some(url), body) if !body.is_empty() && body != url => return Err(ApiError::BadRequest(
             "the namespace of the provided object does not match the namespace sent on the request"
@@ -265,7 +267,7 @@ pub async fn create(ctx: &Context, call: &Call) -> Result<http::Response<super::
         return Err(invalid(descriptor, &object, errors));
     }
     if call.query.dry_run {
-        return respond::object(call, 201, &object);
+        return respond::object(call, 201, &object).map(|r| with_warnings(r, &warnings));
     }
     let key = ctx.key(descriptor, call.namespace(), &name);
     let revision = match ctx
@@ -287,7 +289,43 @@ pub async fn create(ctx: &Context, call: &Call) -> Result<http::Response<super::
         Err(e) => return Err(e.into()),
     };
     object::set_meta(&mut object, "resourceVersion", json!(revision.to_string()));
-    respond::object(call, 201, &object)
+    respond::object(call, 201, &object).map(|r| with_warnings(r, &warnings))
+}
+
+/// Drops the fields the kind does not define. `fieldValidation=Strict`
+/// refuses them; `Warn` (the default) names them in warnings; `Ignore`
+/// drops them silently.
+async fn unknown_fields(ctx: &Context, call: &Call, object: &mut Value) -> Result<Vec<String>, ApiError> {
+    let mode = call.query.field_validation.as_str();
+    if !matches!(mode, "" | "Strict" | "Warn" | "Ignore") {
+        return Err(ApiError::BadRequest(format!(
+            "fieldValidation: Unsupported value: \"{mode}\": supported values: \"Ignore\", \"Strict\", \"Warn\""
+        )));
+    }
+    let d = &call.descriptor;
+    let openapi = ctx.openapi().await?;
+    let Some(unknown) = openapi.prune(&d.group, &d.version, &d.kind, object) else {
+        return Ok(Vec::new());
+    };
+    if unknown.is_empty() {
+        return Ok(Vec::new());
+    }
+    match mode {
+        "Strict" => Err(ApiError::BadRequest(pruning::strict_message(&unknown))),
+        "Ignore" => Ok(Vec::new()),
+        _ => Ok(unknown.iter().map(|f| format!("unknown field \"{f}\"")).collect()),
+    }
+}
+
+/// Adds `Warning: 299 - "..."` headers, as upstream sends warnings.
+fn with_warnings(mut response: http::Response<super::Body>, warnings: &[String]) -> http::Response<super::Body> {
+    for warning in warnings {
+        let text = format!("299 - \"{}\"", warning.replace('\\', "\\\\").replace('"', "\\\""));
+        if let Ok(value) = http::HeaderValue::from_str(&text) {
+            response.headers_mut().append(http::header::WARNING, value);
+        }
+    }
+    response
 }
 
 /// What an update does to the stored object: the new object, computed from
@@ -356,6 +394,7 @@ async fn apply_update(
             Mutation::Replace(object) => object.clone(),
             Mutation::Patch { content_type, body } => patch::apply(content_type, &current, body)?,
         };
+        let warnings = unknown_fields(ctx, call, &mut object).await?;
         check_type(descriptor, &mut object)?;
         let requested_rv = object::resource_version(&object).to_string();
         if !requested_rv.is_empty() && requested_rv != kv.mod_revision.to_string() {
@@ -363,11 +402,11 @@ async fn apply_update(
         }
         let object = prepare_update(call, object, &current)?;
         if call.query.dry_run {
-            return respond::object(call, 200, &object);
+            return respond::object(call, 200, &object).map(|r| with_warnings(r, &warnings));
         }
         match persist(ctx, call, &kv, &current, object).await {
             Err(ApiError::Conflict { .. }) if requested_rv.is_empty() => continue,
-            other => return other,
+            other => return other.map(|r| with_warnings(r, &warnings)),
         }
     }
     Err(store_conflict(descriptor, call.name()))
