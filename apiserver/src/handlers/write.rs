@@ -295,7 +295,11 @@ pub async fn create(ctx: &Context, call: &Call) -> Result<http::Response<super::
 /// Drops the fields the kind does not define. `fieldValidation=Strict`
 /// refuses them; `Warn` (the default) names them in warnings; `Ignore`
 /// drops them silently.
-async fn unknown_fields(ctx: &Context, call: &Call, object: &mut Value) -> Result<Vec<String>, ApiError> {
+async fn unknown_fields(
+    ctx: &Context,
+    call: &Call,
+    object: &mut Value,
+) -> Result<Vec<String>, ApiError> {
     let mode = call.query.field_validation.as_str();
     if !matches!(mode, "" | "Strict" | "Warn" | "Ignore") {
         return Err(ApiError::BadRequest(format!(
@@ -313,14 +317,23 @@ async fn unknown_fields(ctx: &Context, call: &Call, object: &mut Value) -> Resul
     match mode {
         "Strict" => Err(ApiError::BadRequest(pruning::strict_message(&unknown))),
         "Ignore" => Ok(Vec::new()),
-        _ => Ok(unknown.iter().map(|f| format!("unknown field \"{f}\"")).collect()),
+        _ => Ok(unknown
+            .iter()
+            .map(|f| format!("unknown field \"{f}\""))
+            .collect()),
     }
 }
 
 /// Adds `Warning: 299 - "..."` headers, as upstream sends warnings.
-fn with_warnings(mut response: http::Response<super::Body>, warnings: &[String]) -> http::Response<super::Body> {
+fn with_warnings(
+    mut response: http::Response<super::Body>,
+    warnings: &[String],
+) -> http::Response<super::Body> {
     for warning in warnings {
-        let text = format!("299 - \"{}\"", warning.replace('\\', "\\\\").replace('"', "\\\""));
+        let text = format!(
+            "299 - \"{}\"",
+            warning.replace('\\', "\\\\").replace('"', "\\\"")
+        );
         if let Ok(value) = http::HeaderValue::from_str(&text) {
             response.headers_mut().append(http::header::WARNING, value);
         }

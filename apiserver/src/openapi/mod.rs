@@ -115,7 +115,10 @@ impl OpenApi {
             .filter(|k| k.is_builtin)
             .map(|k| {
                 let d = &k.descriptor;
-                ((d.group.clone(), d.version.clone(), d.kind.clone()), k.definition.clone())
+                (
+                    (d.group.clone(), d.version.clone(), d.kind.clone()),
+                    k.definition.clone(),
+                )
             })
             .collect();
         OpenApi {
@@ -145,10 +148,16 @@ impl OpenApi {
 
     /// Removes the fields a built-in kind does not define and returns their
     /// paths; `None` when the kind's schema is not complete enough to prune by.
-    pub fn prune(&self, group: &str, version: &str, kind: &str, object: &mut Value) -> Option<Vec<String>> {
-        let name = self
-            .complete_kinds
-            .get(&(group.to_string(), version.to_string(), kind.to_string()))?;
+    pub fn prune(
+        &self,
+        group: &str,
+        version: &str,
+        kind: &str,
+        object: &mut Value,
+    ) -> Option<Vec<String>> {
+        let name =
+            self.complete_kinds
+                .get(&(group.to_string(), version.to_string(), kind.to_string()))?;
         let root = self.schemas.get(name)?;
         Some(crate::pruning::prune(&self.schemas, root, object))
     }
