@@ -145,6 +145,10 @@ pub async fn serve(ctx: &Context, call: Call) -> Result<http::Response<Body>, Ap
         Some(_) => return Err(ApiError::UnknownPath),
     }
     let verb = call.request.verb.clone();
+    if matches!(verb.as_str(), "update" | "patch") && call.request.name.is_none() {
+        // Collections take no PUT or PATCH, as upstream routes them.
+        return Err(ApiError::MethodNotAllowed);
+    }
     let allowed = match (verb.as_str(), subresource.is_some()) {
         ("get" | "update" | "patch", true) => true,
         (_, true) => false,
