@@ -4,6 +4,7 @@
 pub mod query;
 mod read;
 mod respond;
+pub mod scale;
 mod watch;
 mod write;
 
@@ -140,6 +141,7 @@ pub async fn serve(ctx: &Context, call: Call) -> Result<http::Response<Body>, Ap
     match subresource.as_deref() {
         None => {}
         Some("status") if call.descriptor.has_status => {}
+        Some("scale") if call.descriptor.strategy.scale().is_some() => {}
         Some("finalize")
             if call.descriptor.plural == "namespaces" && call.descriptor.group.is_empty() => {}
         Some(_) => return Err(ApiError::UnknownPath),
