@@ -293,9 +293,10 @@ pub async fn create(ctx: &Context, call: &Call) -> Result<http::Response<super::
     respond::object(call, 201, &object).map(|r| with_warnings(r, &warnings))
 }
 
-/// Drops the fields the kind does not define. `fieldValidation=Strict`
-/// refuses them; `Warn` (the default) names them in warnings; `Ignore`
-/// drops them silently.
+/// Checks value types against the kind's schema (a wrong type is a 400, as
+/// upstream's typed decode) and drops the fields the kind does not define:
+/// `fieldValidation=Strict` refuses them; `Warn` (the default) names them
+/// in warnings; `Ignore` drops them silently.
 async fn unknown_fields(
     ctx: &Context,
     call: &Call,
@@ -309,9 +310,16 @@ async fn unknown_fields(
     }
     let d = &call.descriptor;
     let openapi = ctx.openapi().await?;
-    let Some(unknown) = openapi.prune(&d.group, &d.version, &d.kind, object) else {
+    let Some(checked) = openapi.prune(&d.group, &d.version, &d.kind, object) else {
         return Ok(Vec::new());
     };
+    let unknown = checked.map_err(|mismatch| {
+        ApiError::BadRequest(format!(
+            "{kind} in version \"{version}\" cannot be handled as a {kind}: {mismatch}",
+            kind = d.kind,
+            version = d.version
+        ))
+    })?;
     if unknown.is_empty() {
         return Ok(Vec::new());
     }
