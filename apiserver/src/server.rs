@@ -164,14 +164,21 @@ impl ApiServer {
         B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
     {
         let (parts, body) = request.into_parts();
+        let is_head = parts.method == http::Method::HEAD;
         let body = match read_body(body, &parts).await {
             Ok(b) => b,
             Err(e) => return error_response(&e),
         };
-        match self.route(parts, body).await {
+        let response = match self.route(parts, body).await {
             Ok(response) => response,
             Err(e) => error_response(&e),
+        };
+        if is_head {
+            // HEAD answers carry the headers only; HTTP/2 refuses a body.
+            let (parts, _) = response.into_parts();
+            return http::Response::from_parts(parts, full_body(Bytes::new()));
         }
+        response
     }
 
     async fn route(
