@@ -17,6 +17,7 @@ use crate::discovery;
 use crate::error::ApiError;
 use crate::handlers::{self, Call, Context, Query};
 use crate::negotiation;
+use crate::openapi::OpenApi;
 use crate::registry::Registry;
 use crate::request_info::RequestInfo;
 use crate::storage::{Store, StoreError};
@@ -64,6 +65,8 @@ pub struct ApiServerConfig {
     pub storage_prefix: String,
     /// The range ClusterIPs are allocated from (`--service-cluster-ip-range`).
     pub service_cluster_ip_range: String,
+    /// How long Events live after their last write (`--event-ttl`).
+    pub event_ttl: std::time::Duration,
     /// host:port clients reach this server at, for `/api` discovery.
     pub advertise_address: String,
 }
@@ -89,13 +92,15 @@ impl ApiServer {
         let registry = Arc::new(Registry::default());
         let options = builtin::BuiltinOptions {
             service_cluster_ip_range: config.service_cluster_ip_range.clone(),
+            event_ttl: config.event_ttl,
         };
         registry.add(builtin::descriptors(&options).map_err(ApiError::BadRequest)?);
         registry.add(reviews::descriptors());
         let context = Context::new(
             config.store.clone(),
-            registry,
+            registry.clone(),
             config.storage_prefix.clone(),
+            spawn_openapi_builder(registry),
         );
         let server = ApiServer {
             inner: Arc::new(ApiServerInner {
@@ -159,14 +164,21 @@ impl ApiServer {
         B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
     {
         let (parts, body) = request.into_parts();
+        let is_head = parts.method == http::Method::HEAD;
         let body = match read_body(body, &parts).await {
             Ok(b) => b,
             Err(e) => return error_response(&e),
         };
-        match self.route(parts, body).await {
+        let response = match self.route(parts, body).await {
             Ok(response) => response,
             Err(e) => error_response(&e),
+        };
+        if is_head {
+            // HEAD answers carry the headers only; HTTP/2 refuses a body.
+            let (parts, _) = response.into_parts();
+            return http::Response::from_parts(parts, full_body(Bytes::new()));
         }
+        response
     }
 
     async fn route(
@@ -187,6 +199,7 @@ impl ApiServer {
         match RequestInfo::parse(&parts.method, &path, &query) {
             RequestInfo::NonResource { path, .. } => {
                 self.non_resource(&parts.method, &path, accept.as_deref())
+                    .await
             }
             RequestInfo::Resource(request) => {
                 let snapshot = self.inner.context.registry.snapshot();
@@ -213,7 +226,7 @@ impl ApiServer {
         }
     }
 
-    fn non_resource(
+    async fn non_resource(
         &self,
         method: &http::Method,
         path: &str,
@@ -221,6 +234,9 @@ impl ApiServer {
     ) -> Result<http::Response<Body>, ApiError> {
         if method != http::Method::GET && method != http::Method::HEAD {
             return Err(ApiError::MethodNotAllowed);
+        }
+        if let Some(rest) = path.strip_prefix("/openapi/") {
+            return self.openapi(rest, accept).await;
         }
         let snapshot = self.inner.context.registry.snapshot();
         let trimmed = path.trim_end_matches('/');
@@ -249,6 +265,76 @@ impl ApiServer {
         };
         Ok(json_response(200, &value))
     }
+}
+
+impl ApiServer {
+    /// `/openapi/v2` (JSON only: the protobuf form is not built) and
+    /// `/openapi/v3[/<group-version path>]`.
+    async fn openapi(
+        &self,
+        rest: &str,
+        accept: Option<&str>,
+    ) -> Result<http::Response<Body>, ApiError> {
+        let mut documents = self.inner.openapi.clone();
+        let built = documents
+            .wait_for(Option::is_some)
+            .await
+            .map_err(|_| ApiError::Unavailable("the OpenAPI documents are not available".into()))?
+            .clone()
+            .ok_or_else(|| {
+                ApiError::Unavailable("the OpenAPI documents are not available".into())
+            })?;
+        let rest = rest.trim_end_matches('/');
+        let bytes = match rest {
+            "v2" => {
+                let json_ok = accept.is_none_or(|a| {
+                    a.split(',').any(|r| {
+                        let essence = r.split(';').next().unwrap_or_default().trim();
+                        matches!(essence, "application/json" | "*/*" | "application/*" | "")
+                    })
+                });
+                if !json_ok {
+                    return Err(ApiError::NotAcceptable {
+                        accepted: "application/json".into(),
+                    });
+                }
+                built.v2()
+            }
+            "v3" => built.v3_index(),
+            other => {
+                let path = other.strip_prefix("v3/").ok_or(ApiError::UnknownPath)?;
+                built.v3_group_version(path).ok_or(ApiError::UnknownPath)?
+            }
+        };
+        Ok(http::Response::builder()
+            .status(200)
+            .header(http::header::CONTENT_TYPE, "application/json")
+            .body(full_body(bytes))
+            .expect("static response parts are valid"))
+    }
+}
+
+/// Builds the OpenAPI documents off the request path (it takes a while, so
+/// not before serving); readers wait for the first build.
+fn spawn_openapi_builder(
+    registry: Arc<Registry>,
+) -> tokio::sync::watch::Receiver<Option<Arc<OpenApi>>> {
+    let (tx, rx) = tokio::sync::watch::channel(None);
+    tokio::spawn(async move {
+        let resources: Vec<_> = registry
+            .snapshot()
+            .resources()
+            .iter()
+            .map(|r| (**r).clone())
+            .collect();
+        match tokio::task::spawn_blocking(move || OpenApi::build(&resources)).await {
+            Ok(built) => {
+                let _ = tx.send(Some(Arc::new(built)));
+            }
+            Err(e) => tracing::error!(error = %e, "building the OpenAPI documents failed"),
+        }
+    });
+    rx
 }
 
 impl ApiServerInner {
@@ -292,31 +378,52 @@ fn version() -> Value {
         "buildDate": "",
         "goVersion": "",
         "compiler": "rustc",
-        "platform": format!("{}/{}", std::env::consts::OS, std::env::consts::ARCH),
+        "platform": format!("{}/{}", std::env::consts::OS, go_arch()),
     })
 }
 
+/// The architecture as Go names it, which clients print.
+fn go_arch() -> &'static str {
+    match std::env::consts::ARCH {
+        "x86_64" => "amd64",
+        "aarch64" => "arm64",
+        "x86" => "386",
+        other => other,
+    }
+}
+
 /// Reads the whole body, refusing more than upstream's 3 MiB limit.
-async fn read_body<B>(body: B, parts: &http::request::Parts) -> Result<Bytes, ApiError>
+async fn read_body<B>(body: B, _parts: &http::request::Parts) -> Result<Bytes, ApiError>
 where
     B: http_body::Body<Data = Bytes>,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
     let limit = negotiation::MAX_BODY_BYTES;
-    let declared = parts
-        .headers
-        .get(http::header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<usize>().ok());
-    if declared.is_some_and(|n| n > limit) {
+    let mut body = std::pin::pin!(body);
+    let mut collected = bytes::BytesMut::new();
+    let mut seen = 0usize;
+    // An oversized body is still read (and dropped) up to a bound, so the
+    // 413 reaches clients that only read the response after sending
+    // everything; past the bound the connection is given up.
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|e| {
+            ApiError::BadRequest(format!("unable to read the request body: {}", e.into()))
+        })?;
+        let Ok(data) = frame.into_data() else {
+            continue;
+        };
+        seen += data.len();
+        if seen <= limit {
+            collected.extend_from_slice(&data);
+        } else if seen > DISCARD_LIMIT {
+            break;
+        }
+    }
+    if seen > limit {
         return Err(ApiError::TooLarge { limit });
     }
-    let limited = http_body_util::Limited::new(body, limit);
-    match limited.collect().await {
-        Ok(collected) => Ok(collected.to_bytes()),
-        Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(ApiError::TooLarge { limit }),
-        Err(e) => Err(ApiError::BadRequest(format!(
-            "unable to read the request body: {e}"
-        ))),
-    }
+    Ok(collected.freeze())
 }
+
+/// How much of an oversized body is read and dropped before giving up.
+const DISCARD_LIMIT: usize = 64 * 1024 * 1024;

@@ -24,6 +24,7 @@ async fn harness() -> Harness {
         store: Arc::new(store),
         storage_prefix: "/registry".into(),
         service_cluster_ip_range: "10.96.0.0/12".into(),
+        event_ttl: Duration::from_secs(3600),
         advertise_address: "127.0.0.1:6443".into(),
     })
     .await

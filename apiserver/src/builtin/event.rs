@@ -374,7 +374,16 @@ const IMMUTABLE_ON_UPDATE: &[&str] = &[
 ];
 
 /// core/v1 Events.
-pub struct CoreEventStrategy;
+pub struct CoreEventStrategy {
+    /// `--event-ttl`.
+    pub ttl: Duration,
+}
+
+impl Default for CoreEventStrategy {
+    fn default() -> Self {
+        CoreEventStrategy { ttl: EVENT_TTL }
+    }
+}
 
 impl Strategy for CoreEventStrategy {
     fn validate(&self, object: &Value) -> Vec<FieldError> {
@@ -394,12 +403,21 @@ impl Strategy for CoreEventStrategy {
     }
 
     fn ttl(&self) -> Option<Duration> {
-        Some(EVENT_TTL)
+        Some(self.ttl)
     }
 }
 
 /// events.k8s.io/v1 Events, kept in storage in their core/v1 form.
-pub struct EventsV1Strategy;
+pub struct EventsV1Strategy {
+    /// `--event-ttl`.
+    pub ttl: Duration,
+}
+
+impl Default for EventsV1Strategy {
+    fn default() -> Self {
+        EventsV1Strategy { ttl: EVENT_TTL }
+    }
+}
 
 impl Strategy for EventsV1Strategy {
     fn validate(&self, object: &Value) -> Vec<FieldError> {
@@ -451,7 +469,7 @@ impl Strategy for EventsV1Strategy {
     }
 
     fn ttl(&self) -> Option<Duration> {
-        Some(EVENT_TTL)
+        Some(self.ttl)
     }
 }
 
@@ -473,14 +491,14 @@ mod tests {
 
     #[test]
     fn events_v1_are_stored_in_core_form() {
-        let stored = EventsV1Strategy.to_stored(v1_event());
+        let stored = EventsV1Strategy::default().to_stored(v1_event());
         assert_eq!(stored["apiVersion"], "v1");
         assert_eq!(stored["involvedObject"]["name"], "web");
         assert_eq!(stored["message"], "  synced web  ");
         assert_eq!(stored["reportingComponent"], "example.com/operator");
         assert_eq!(stored["reportingInstance"], "operator-0");
         assert!(stored.get("note").is_none() && stored.get("regarding").is_none());
-        assert_eq!(EventsV1Strategy.read_stored(stored), v1_event());
+        assert_eq!(EventsV1Strategy::default().read_stored(stored), v1_event());
     }
 
     #[test]
@@ -489,7 +507,7 @@ mod tests {
             "involvedObject": {"kind": "Pod", "name": "p"}, "message": "m", "count": 3,
             "source": {"component": "kubelet", "host": "node-1"},
             "firstTimestamp": "2024-01-01T00:00:00Z", "lastTimestamp": "2024-01-01T00:05:00Z"});
-        let v1 = EventsV1Strategy.read_stored(core);
+        let v1 = EventsV1Strategy::default().read_stored(core);
         assert_eq!(v1["apiVersion"], "events.k8s.io/v1");
         assert_eq!(v1["regarding"]["kind"], "Pod");
         assert_eq!(v1["note"], "m");
@@ -500,8 +518,8 @@ mod tests {
 
     #[test]
     fn table_cells_follow_kubectl() {
-        let stored = EventsV1Strategy.to_stored(v1_event());
-        let cells = CoreEventStrategy.cells(&stored);
+        let stored = EventsV1Strategy::default().to_stored(v1_event());
+        let cells = CoreEventStrategy::default().cells(&stored);
         assert_eq!(
             cells[1..7],
             [
@@ -516,16 +534,16 @@ mod tests {
         assert_eq!(cells[0], cells[7]);
         assert_eq!(cells[8], json!(1));
         assert_eq!(cells[9], "web.1");
-        assert_eq!(CoreEventStrategy.columns().len(), cells.len());
-        assert_eq!(EventsV1Strategy.cells(&v1_event()), cells);
+        assert_eq!(CoreEventStrategy::default().columns().len(), cells.len());
+        assert_eq!(EventsV1Strategy::default().cells(&v1_event()), cells);
     }
 
     #[test]
     fn events_v1_need_the_new_fields() {
-        assert!(EventsV1Strategy.validate(&v1_event()).is_empty());
+        assert!(EventsV1Strategy::default().validate(&v1_event()).is_empty());
         let bare = json!({"apiVersion": "events.k8s.io/v1", "metadata": {"namespace": "default"},
             "regarding": {"namespace": "default"}, "deprecatedCount": 2});
-        let found: Vec<String> = EventsV1Strategy
+        let found: Vec<String> = EventsV1Strategy::default()
             .validate(&bare)
             .iter()
             .map(|e| e.to_string())
@@ -542,9 +560,11 @@ mod tests {
         let old = v1_event();
         let mut new = v1_event();
         new["series"] = json!({"count": 2, "lastObservedTime": "2024-01-01T00:01:00.000000Z"});
-        assert!(EventsV1Strategy.validate_update(&new, &old).is_empty());
+        assert!(EventsV1Strategy::default()
+            .validate_update(&new, &old)
+            .is_empty());
         new["note"] = json!("changed");
-        let found: Vec<String> = EventsV1Strategy
+        let found: Vec<String> = EventsV1Strategy::default()
             .validate_update(&new, &old)
             .iter()
             .map(|e| e.to_string())
@@ -558,18 +578,21 @@ mod tests {
     #[test]
     fn core_events_check_namespaces_only() {
         let ok = json!({"metadata": {"namespace": "default"}, "involvedObject": {"namespace": "default"}});
-        assert!(CoreEventStrategy.validate(&ok).is_empty());
+        assert!(CoreEventStrategy::default().validate(&ok).is_empty());
         let bad = json!({"metadata": {"namespace": "a"}, "involvedObject": {"namespace": "b"}});
         assert_eq!(
-            CoreEventStrategy.validate(&bad)[0].to_string(),
+            CoreEventStrategy::default().validate(&bad)[0].to_string(),
             "involvedObject.namespace: Invalid value: \"b\": does not match event.namespace"
         );
     }
 
     #[test]
     fn events_expire_and_select_like_upstream() {
-        assert_eq!(CoreEventStrategy.ttl(), Some(Duration::from_secs(3600)));
-        let fields = EventsV1Strategy.selectable_fields(&v1_event());
+        assert_eq!(
+            CoreEventStrategy::default().ttl(),
+            Some(Duration::from_secs(3600))
+        );
+        let fields = EventsV1Strategy::default().selectable_fields(&v1_event());
         assert!(fields.contains(&("involvedObject.name", "web".into())));
         assert!(fields.contains(&("reportingComponent", "example.com/operator".into())));
     }

@@ -38,13 +38,16 @@ pub struct BuiltinOptions {
     /// `--service-cluster-ip-range`, e.g. `10.96.0.0/12`: Services get their
     /// ClusterIP from here.
     pub service_cluster_ip_range: String,
+    /// `--event-ttl`: Events expire this long after their last write.
+    pub event_ttl: std::time::Duration,
 }
 
 impl Default for BuiltinOptions {
-    /// Upstream's default range when the flag is not given.
+    /// Upstream's defaults when the flags are not given.
     fn default() -> Self {
         BuiltinOptions {
             service_cluster_ip_range: "10.0.0.0/24".to_string(),
+            event_ttl: std::time::Duration::from_secs(3600),
         }
     }
 }
@@ -89,9 +92,15 @@ pub fn descriptors(options: &BuiltinOptions) -> Result<Vec<ResourceDescriptor>, 
             .categories(&["all"])
             .with_status()
             .build(),
-        Describe::core("Event", "events", event::CoreEventStrategy)
-            .short_names(&["ev"])
-            .build(),
+        Describe::core(
+            "Event",
+            "events",
+            event::CoreEventStrategy {
+                ttl: options.event_ttl,
+            },
+        )
+        .short_names(&["ev"])
+        .build(),
         Describe::grouped(
             "apps",
             "Deployment",
@@ -102,9 +111,16 @@ pub fn descriptors(options: &BuiltinOptions) -> Result<Vec<ResourceDescriptor>, 
         .categories(&["all"])
         .with_status()
         .build(),
-        Describe::grouped("events.k8s.io", "Event", "events", event::EventsV1Strategy)
-            .short_names(&["ev"])
-            .build(),
+        Describe::grouped(
+            "events.k8s.io",
+            "Event",
+            "events",
+            event::EventsV1Strategy {
+                ttl: options.event_ttl,
+            },
+        )
+        .short_names(&["ev"])
+        .build(),
         Describe::grouped(
             "coordination.k8s.io",
             "Lease",
@@ -296,6 +312,7 @@ mod tests {
     fn a_bad_cluster_ip_range_is_refused() {
         let options = BuiltinOptions {
             service_cluster_ip_range: "10.96.0.0".into(),
+            ..BuiltinOptions::default()
         };
         assert!(descriptors(&options).is_err());
     }

@@ -4,6 +4,7 @@
 pub mod query;
 mod read;
 mod respond;
+pub mod scale;
 mod watch;
 mod write;
 
@@ -15,6 +16,7 @@ use serde_json::Value;
 
 use crate::error::ApiError;
 use crate::negotiation::{self, Output};
+use crate::openapi::OpenApi;
 use crate::registry::Registry;
 use crate::request_info::ResourceRequest;
 use crate::resource::ResourceDescriptor;
@@ -31,16 +33,36 @@ pub struct Context {
     /// Storage key prefix, `/registry` by default.
     pub prefix: String,
     caches: Mutex<HashMap<String, Arc<WatchCache>>>,
+    /// The published OpenAPI, once built; writes prune by its schemas.
+    pub openapi: tokio::sync::watch::Receiver<Option<Arc<OpenApi>>>,
 }
 
 impl Context {
-    pub fn new(store: Arc<dyn Store>, registry: Arc<Registry>, prefix: String) -> Self {
+    pub fn new(
+        store: Arc<dyn Store>,
+        registry: Arc<Registry>,
+        prefix: String,
+        openapi: tokio::sync::watch::Receiver<Option<Arc<OpenApi>>>,
+    ) -> Self {
         Context {
             store,
             registry,
             prefix: prefix.trim_end_matches('/').to_string(),
             caches: Mutex::new(HashMap::new()),
+            openapi,
         }
+    }
+
+    /// The OpenAPI documents, waiting for the first build.
+    pub async fn openapi(&self) -> Result<Arc<OpenApi>, ApiError> {
+        let mut rx = self.openapi.clone();
+        let built = rx
+            .wait_for(Option::is_some)
+            .await
+            .map_err(|_| ApiError::Unavailable("the OpenAPI documents are not available".into()))?;
+        built
+            .clone()
+            .ok_or_else(|| ApiError::Unavailable("the OpenAPI documents are not available".into()))
     }
 
     /// `/registry/<storage_path>/` — every object of the resource.
@@ -119,11 +141,16 @@ pub async fn serve(ctx: &Context, call: Call) -> Result<http::Response<Body>, Ap
     match subresource.as_deref() {
         None => {}
         Some("status") if call.descriptor.has_status => {}
+        Some("scale") if call.descriptor.strategy.scale().is_some() => {}
         Some("finalize")
             if call.descriptor.plural == "namespaces" && call.descriptor.group.is_empty() => {}
         Some(_) => return Err(ApiError::UnknownPath),
     }
     let verb = call.request.verb.clone();
+    if matches!(verb.as_str(), "update" | "patch") && call.request.name.is_none() {
+        // Collections take no PUT or PATCH, as upstream routes them.
+        return Err(ApiError::MethodNotAllowed);
+    }
     let allowed = match (verb.as_str(), subresource.is_some()) {
         ("get" | "update" | "patch", true) => true,
         (_, true) => false,

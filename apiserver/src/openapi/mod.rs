@@ -52,6 +52,11 @@ impl Document {
 
 /// The published OpenAPI of one set of resources.
 pub struct OpenApi {
+    /// The definition pool, for pruning unknown fields of built-in kinds.
+    schemas: crate::pruning::Definitions,
+    /// (group, version, kind) -> definition name, for kinds whose schema
+    /// is complete (built-in ones; permissive schemas prune nothing).
+    complete_kinds: std::collections::HashMap<(String, String, String), String>,
     v3_index: Bytes,
     /// Keyed by `api/v1`, `apis/apps/v1`.
     v3: BTreeMap<String, Document>,
@@ -105,7 +110,20 @@ impl OpenApi {
             "paths": v2_paths,
             "definitions": definitions.v2_schemas(),
         });
+        let complete_kinds = kinds
+            .iter()
+            .filter(|k| k.is_builtin)
+            .map(|k| {
+                let d = &k.descriptor;
+                (
+                    (d.group.clone(), d.version.clone(), d.kind.clone()),
+                    k.definition.clone(),
+                )
+            })
+            .collect();
         OpenApi {
+            schemas: definitions.v2_schemas().into_iter().collect(),
+            complete_kinds,
             v3_index: Document::new(&json!({ "paths": index })).bytes,
             v3,
             v2: Document::new(&v2).bytes,
@@ -126,6 +144,25 @@ impl OpenApi {
     /// request carrying the current hash with an immutable cache lifetime.
     pub fn v3_hash(&self, path: &str) -> Option<&str> {
         self.v3.get(path).map(|document| document.hash.as_str())
+    }
+
+    /// Removes the fields a built-in kind does not define and returns their
+    /// paths, or the first value of the wrong type; `None` when the kind's
+    /// schema is not complete enough to check against.
+    pub fn prune(
+        &self,
+        group: &str,
+        version: &str,
+        kind: &str,
+        object: &mut Value,
+    ) -> Option<Result<Vec<String>, crate::pruning::TypeMismatch>> {
+        let name =
+            self.complete_kinds
+                .get(&(group.to_string(), version.to_string(), kind.to_string()))?;
+        self.schemas.get(name)?;
+        // Through a reference, so errors name the root struct as Go does.
+        let root = json!({ "$ref": format!("#/definitions/{name}") });
+        Some(crate::pruning::prune(&self.schemas, &root, object))
     }
 
     /// `/openapi/v2` as JSON. kubectl 1.32 asks for this document only as

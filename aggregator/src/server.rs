@@ -1,0 +1,146 @@
+//! Puts the process together: storage, PKI, TLS, the filter chain and the
+//! listener, in the order a start needs them.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use apiserver::error::ApiError;
+use apiserver::server::{ApiServer, ApiServerConfig};
+use apiserver::storage::embedded::EmbeddedStore;
+use apiserver::storage::etcd::EtcdStore;
+use apiserver::storage::{Store, StoreError};
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+
+use crate::config::{Settings, StorageBackend};
+use crate::filters::authentication::Authenticator;
+use crate::filters::token_file::{TokenFile, TokenFileError};
+use crate::pki::PkiError;
+use crate::tls::TlsError;
+use crate::{filters, listener, pki, tls};
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("certificates: {0}")]
+    Pki(#[from] PkiError),
+    #[error(transparent)]
+    Tls(#[from] TlsError),
+    #[error(transparent)]
+    TokenFile(#[from] TokenFileError),
+    #[error("opening the embedded store: {0}")]
+    Store(#[from] StoreError),
+    #[error("starting the API server: {0}")]
+    Api(#[from] ApiError),
+    #[error("listening on {address}: {source}")]
+    Bind {
+        address: SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("a start-up task failed: {0}")]
+    Task(#[from] tokio::task::JoinError),
+}
+
+/// Runs the server until SIGTERM or SIGINT, then shuts down gracefully.
+pub async fn run(settings: Settings) -> Result<(), StartError> {
+    let settings = Arc::new(settings);
+    // Opening the store and key generation (first start only) touch the
+    // disk; they run on the blocking pool, side by side. The store goes
+    // first so that a storage misconfiguration stops us before any file
+    // is written.
+    let store = open_store(&settings.storage);
+    let pki_settings = settings.clone();
+    let pki = tokio::task::spawn_blocking(move || pki::ensure(&pki_settings));
+    let tokens = match &settings.token_auth_file {
+        Some(path) => Some(TokenFile::read(path)?),
+        None => None,
+    };
+    let pki = pki.await??;
+    let store: Arc<dyn Store> = store.await??;
+    let tls = tls::server_config(&pki, settings.client_ca_file.as_deref())?;
+
+    let storage_prefix = match &settings.storage {
+        StorageBackend::Etcd { prefix, .. } => prefix.clone(),
+        StorageBackend::Embedded { .. } => DEFAULT_PREFIX.to_string(),
+    };
+    let server = ApiServer::new(ApiServerConfig {
+        store,
+        storage_prefix,
+        service_cluster_ip_range: settings.service_cluster_ip_range.clone(),
+        event_ttl: settings.event_ttl,
+        advertise_address: SocketAddr::new(settings.bind_address, settings.secure_port).to_string(),
+    })
+    .await?;
+    let authenticator = Authenticator {
+        tokens,
+        allow_anonymous: settings.anonymous_auth,
+    };
+    let chain = filters::chain(server, &settings, authenticator);
+
+    let address = SocketAddr::new(settings.bind_address, settings.secure_port);
+    let listener = TcpListener::bind(address)
+        .await
+        .map_err(|source| StartError::Bind { address, source })?;
+    tracing::info!(
+        kubeconfig = %settings.admin_kubeconfig().display(),
+        "serving on https://{address}"
+    );
+    listener::serve(listener, tls, chain, shutdown_signal()).await;
+    Ok(())
+}
+
+/// Keys of the embedded store start with upstream's default etcd prefix.
+const DEFAULT_PREFIX: &str = "/registry";
+
+/// Starts opening the configured store: the embedded one on the blocking
+/// pool (it touches the disk), etcd by connecting (lazily: an unreachable
+/// etcd shows up as 503s, as upstream's does, not as a failed start).
+fn open_store(backend: &StorageBackend) -> JoinHandle<Result<Arc<dyn Store>, StoreError>> {
+    match backend {
+        StorageBackend::Embedded { dir } => {
+            let dir = dir.clone();
+            tokio::task::spawn_blocking(move || {
+                EmbeddedStore::open(&dir).map(|s| Arc::new(s) as Arc<dyn Store>)
+            })
+        }
+        StorageBackend::Etcd { endpoints, prefix } => {
+            let (endpoints, prefix) = (endpoints.clone(), prefix.clone());
+            tokio::spawn(async move {
+                EtcdStore::connect(&endpoints, &prefix)
+                    .await
+                    .map(|s| Arc::new(s) as Arc<dyn Store>)
+            })
+        }
+    }
+}
+
+/// Completes on the first SIGTERM or SIGINT.
+async fn shutdown_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut terminate = match signal(SignalKind::terminate()) {
+        Ok(stream) => Some(stream),
+        Err(error) => {
+            tracing::warn!(%error, "cannot listen for SIGTERM; only SIGINT stops the server");
+            None
+        }
+    };
+    let terminated = async {
+        match terminate.as_mut() {
+            Some(stream) => {
+                stream.recv().await;
+            }
+            None => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        () = terminated => tracing::info!("SIGTERM received, shutting down"),
+        result = tokio::signal::ctrl_c() => match result {
+            Ok(()) => tracing::info!("SIGINT received, shutting down"),
+            Err(error) => {
+                tracing::warn!(%error, "cannot listen for SIGINT");
+                std::future::pending::<()>().await;
+            }
+        },
+    }
+}

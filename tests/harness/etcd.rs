@@ -1,0 +1,137 @@
+//! A real single-member etcd (Debian's `/usr/bin/etcd`) on free loopback
+//! ports with a temp data dir, for the storage tests; killed and removed
+//! on drop.
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Empty};
+use hyper_util::rt::TokioIo;
+use tempfile::TempDir;
+use tokio::net::TcpStream;
+
+use crate::free_port;
+
+/// etcd's path; `$ETCD_BIN` overrides it.
+fn etcd_binary() -> PathBuf {
+    std::env::var_os("ETCD_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/usr/bin/etcd"))
+}
+
+pub struct TestEtcd {
+    child: Option<Child>,
+    dir: TempDir,
+    client_port: u16,
+}
+
+impl TestEtcd {
+    /// Starts etcd and waits until `/health` says it is healthy.
+    pub async fn start() -> TestEtcd {
+        let dir = tempfile::tempdir().expect("a temp dir for etcd");
+        let client_port = free_port();
+        let peer_port = free_port();
+        let client_url = format!("http://127.0.0.1:{client_port}");
+        let peer_url = format!("http://127.0.0.1:{peer_port}");
+        let log = std::fs::File::create(dir.path().join("etcd.log")).expect("etcd log file");
+        let stderr = log.try_clone().expect("log handle clones");
+        let child = Command::new(etcd_binary())
+            .arg("--name=test")
+            .arg(format!("--data-dir={}", dir.path().join("data").display()))
+            .arg(format!("--listen-client-urls={client_url}"))
+            .arg(format!("--advertise-client-urls={client_url}"))
+            .arg(format!("--listen-peer-urls={peer_url}"))
+            .arg(format!("--initial-advertise-peer-urls={peer_url}"))
+            .arg(format!("--initial-cluster=test={peer_url}"))
+            .arg("--log-level=warn")
+            .arg("--logger=zap")
+            .stdin(Stdio::null())
+            .stdout(log)
+            .stderr(stderr)
+            .spawn()
+            .unwrap_or_else(|e| panic!("running {}: {e}", etcd_binary().display()));
+        let mut etcd = TestEtcd {
+            child: Some(child),
+            dir,
+            client_port,
+        };
+        etcd.wait_healthy().await;
+        etcd
+    }
+
+    async fn wait_healthy(&mut self) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Ok(body) = self.get("/health").await {
+                if body.contains("\"health\":\"true\"") {
+                    return;
+                }
+            }
+            let exited = self
+                .child
+                .as_mut()
+                .and_then(|c| c.try_wait().ok().flatten());
+            if exited.is_some() || Instant::now() > deadline {
+                panic!("etcd did not become healthy:\n{}", self.log());
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// A plain HTTP GET against etcd's client port.
+    async fn get(&self, path: &str) -> Result<String, String> {
+        let tcp = TcpStream::connect(("127.0.0.1", self.client_port))
+            .await
+            .map_err(|e| e.to_string())?;
+        let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(tcp))
+            .await
+            .map_err(|e| e.to_string())?;
+        tokio::spawn(connection);
+        let request = http::Request::get(path)
+            .header(
+                http::header::HOST,
+                format!("127.0.0.1:{}", self.client_port),
+            )
+            .body(Empty::<Bytes>::new())
+            .map_err(|e| e.to_string())?;
+        let response = sender
+            .send_request(request)
+            .await
+            .map_err(|e| e.to_string())?;
+        let body = response
+            .into_body()
+            .collect()
+            .await
+            .map_err(|e| e.to_string())?
+            .to_bytes();
+        Ok(String::from_utf8_lossy(&body).into_owned())
+    }
+
+    /// The client URL, for `--etcd-servers`.
+    pub fn endpoint(&self) -> String {
+        format!("http://127.0.0.1:{}", self.client_port)
+    }
+
+    /// Whether etcd reports itself healthy now.
+    pub async fn is_healthy(&self) -> bool {
+        self.get("/health")
+            .await
+            .is_ok_and(|body| body.contains("\"health\":\"true\""))
+    }
+
+    /// What etcd has logged.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("etcd.log")).unwrap_or_default()
+    }
+}
+
+impl Drop for TestEtcd {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
