@@ -12,6 +12,7 @@
 use std::net::Ipv4Addr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::Bytes;
 use http::{header, Method, Request, Response, StatusCode};
@@ -30,6 +31,10 @@ use crate::kubeconfig::Endpoint;
 const STREAM_WINDOW: u32 = 4 << 20;
 /// Connection receive window, shared by all streams on one connection.
 const CONNECTION_WINDOW: u32 = 64 << 20;
+
+/// Longest wait for one whole answer (or for a watch's response head), so
+/// that no loop can hang on a stuck server.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// One or more HTTP/2 connections used round-robin.
 pub struct ApiClient {
@@ -73,22 +78,39 @@ impl ApiClient {
         }))
     }
 
-    /// Sends a request and reads the whole body.
+    /// Sends a request and reads the whole body, within [`REQUEST_TIMEOUT`].
     pub async fn call(
         &self,
         method: Method,
         path: &str,
         body: Option<String>,
     ) -> Result<Reply, BenchError> {
-        let response = self.open(method, path, body).await?;
-        let status = response.status();
-        let body = response.into_body().collect().await?.to_bytes();
-        Ok(Reply { status, body })
+        let exchange = async {
+            let response = self.send(method, path, body).await?;
+            let status = response.status();
+            let body = response.into_body().collect().await?.to_bytes();
+            Ok(Reply { status, body })
+        };
+        tokio::time::timeout(REQUEST_TIMEOUT, exchange)
+            .await
+            .map_err(|_| BenchError::Timeout(REQUEST_TIMEOUT))?
     }
 
-    /// Sends a request and returns as soon as the response head arrives;
-    /// used by watches, which read the body as it streams.
+    /// Sends a request and returns as soon as the response head arrives
+    /// (within [`REQUEST_TIMEOUT`]); used by watches, which read the body as
+    /// it streams and bound that themselves.
     pub async fn open(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<String>,
+    ) -> Result<Response<Incoming>, BenchError> {
+        tokio::time::timeout(REQUEST_TIMEOUT, self.send(method, path, body))
+            .await
+            .map_err(|_| BenchError::Timeout(REQUEST_TIMEOUT))?
+    }
+
+    async fn send(
         &self,
         method: Method,
         path: &str,
@@ -117,9 +139,11 @@ impl ApiClient {
 pub async fn dial(endpoint: &Endpoint) -> Result<SendRequest<Full<Bytes>>, BenchError> {
     let tcp = TcpStream::connect((Ipv4Addr::LOCALHOST, endpoint.port)).await?;
     tcp.set_nodelay(true)?;
-    let tls = TlsConnector::from(endpoint.tls.clone())
-        .connect(endpoint.server_name.clone(), tcp)
-        .await?;
+    let handshake =
+        TlsConnector::from(endpoint.tls.clone()).connect(endpoint.server_name.clone(), tcp);
+    let tls = tokio::time::timeout(REQUEST_TIMEOUT, handshake)
+        .await
+        .map_err(|_| BenchError::Timeout(REQUEST_TIMEOUT))??;
     if tls.get_ref().1.alpn_protocol() != Some(b"h2") {
         return Err(BenchError::Protocol(
             "the server did not agree to HTTP/2 (ALPN h2)".into(),

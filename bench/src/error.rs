@@ -18,6 +18,9 @@ pub enum BenchError {
     /// The HTTP/2 connection failed.
     #[error("HTTP: {0}")]
     Http(#[from] hyper::Error),
+    /// A request got no (complete) answer in time.
+    #[error("no answer within {0:?}")]
+    Timeout(std::time::Duration),
     /// The server answered something we could not use.
     #[error("{0}")]
     Protocol(String),

@@ -12,6 +12,9 @@ use crate::loopback;
 use crate::phase::{self, Bounds};
 use crate::report::Report;
 
+/// Longest wait for one put, so a stuck etcd cannot hang the run.
+const PUT_TIMEOUT: Duration = Duration::from_secs(30);
+
 #[derive(Debug, Clone)]
 pub struct EtcdOptions {
     pub endpoints: Vec<String>,
@@ -25,7 +28,10 @@ pub async fn run(options: EtcdOptions) -> Result<Report, BenchError> {
     for endpoint in &options.endpoints {
         loopback::host_port(endpoint, "http", 2379)?;
     }
-    let client = Client::connect(&options.endpoints, None).await?;
+    let connect_options = etcd_client::ConnectOptions::new()
+        .with_connect_timeout(PUT_TIMEOUT)
+        .with_timeout(PUT_TIMEOUT);
+    let client = Client::connect(&options.endpoints, Some(connect_options)).await?;
     let prefix = format!("/bench-puts/{}/", std::process::id());
     let value: Arc<Vec<u8>> = Arc::new(vec![b'x'; options.value_bytes]);
     let mut report = Report::new("etcd puts");
@@ -42,10 +48,11 @@ pub async fn run(options: EtcdOptions) -> Result<Report, BenchError> {
             let key = format!("{keys}{index:06}");
             let value = value.clone();
             async move {
-                kv.put(key, value.as_slice(), None)
-                    .await
-                    .map(drop)
-                    .map_err(|error| error.to_string())
+                match tokio::time::timeout(PUT_TIMEOUT, kv.put(key, value.as_slice(), None)).await {
+                    Ok(Ok(_)) => Ok(()),
+                    Ok(Err(error)) => Err(error.to_string()),
+                    Err(_) => Err(format!("no answer within {PUT_TIMEOUT:?}")),
+                }
             }
         })
         .await;
