@@ -34,6 +34,10 @@ struct Cli {
     /// Print the results as JSON instead of a table.
     #[arg(long, global = true)]
     json: bool,
+    /// Runtime threads of this client; 1 keeps it on one core and avoids
+    /// cross-thread wake-ups between a request and its connection.
+    #[arg(long, global = true, default_value_t = 1, value_parser = positive)]
+    client_threads: usize,
     #[command(subcommand)]
     command: Command,
 }
@@ -213,10 +217,25 @@ async fn dispatch(command: Command) -> Result<Report, BenchError> {
     }
 }
 
-#[tokio::main]
-async fn main() -> ExitCode {
+fn main() -> ExitCode {
     let cli = Cli::parse();
-    match dispatch(cli.command).await {
+    let runtime = match cli.client_threads {
+        1 => tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build(),
+        threads => tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(threads)
+            .enable_all()
+            .build(),
+    };
+    let runtime = match runtime {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("bench: cannot start the async runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(dispatch(cli.command)) {
         Ok(report) => {
             report.print(cli.json);
             ExitCode::SUCCESS
@@ -271,6 +290,14 @@ mod tests {
     fn zero_concurrency_is_rejected() {
         assert!(parse(&["crud", "--kubeconfig", "k", "--concurrency", "0,16"]).is_err());
         assert!(parse(&["etcd-puts", "--concurrency", "0"]).is_err());
+    }
+
+    #[test]
+    fn client_threads_is_global_and_positive() {
+        let cli = parse(&["crud", "--kubeconfig", "k", "--client-threads", "2"]).expect("valid");
+        assert_eq!(cli.client_threads, 2);
+        assert_eq!(parse(&["etcd-puts"]).expect("valid").client_threads, 1);
+        assert!(parse(&["--client-threads", "0", "etcd-puts"]).is_err());
     }
 
     #[test]
