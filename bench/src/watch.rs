@@ -228,7 +228,7 @@ fn summarize(
     let mut every = Row::figure(
         "every watcher got every event",
         format!(
-            "{complete}/{} watchers complete, {missing} missing, {duplicates} duplicate",
+            "{complete}/{} watchers complete, {missing} not received in time, {duplicates} duplicate",
             options.watchers
         ),
     );
