@@ -3,7 +3,9 @@
 //! optimistic concurrency, generation, the status subresource and
 //! finalizers.
 
-use blackbox_tests::{on_each_backend, Cluster, RawRequest, RawResponse};
+use std::time::Duration;
+
+use blackbox_tests::{on_each_backend, Cluster, RawRequest, RawResponse, StreamItem};
 use http::Method;
 use serde_json::{json, Value};
 
@@ -355,6 +357,12 @@ async fn finalizers_hold_a_deleted_object_until_the_last_is_removed(cluster: &mu
         .await
         .expect(201);
     assert!(created["metadata"]["deletionTimestamp"].is_null());
+    let mut watch = cluster
+        .stream(RawRequest::get(&format!(
+            "{CONFIGMAPS}?watch=1&fieldSelector=metadata.name%3Dheld&resourceVersion={}",
+            resource_version(&created)
+        )))
+        .await;
 
     // Upstream answers 200 with the object, now marked for deletion.
     let marked = send(cluster, Method::DELETE, &path, None).await.expect(200);
@@ -411,6 +419,27 @@ async fn finalizers_hold_a_deleted_object_until_the_last_is_removed(cluster: &mu
             None
         );
     }
+
+    // Watchers saw the marking, the first release, and the deletion; the
+    // repeated DELETE and the refused update wrote nothing.
+    let mut events = Vec::new();
+    loop {
+        match watch.next_json(Duration::from_millis(500)).await {
+            StreamItem::Json(event) => events.push(event),
+            StreamItem::Timeout | StreamItem::End => break,
+        }
+    }
+    let kinds: Vec<&str> = events.iter().filter_map(|e| e["type"].as_str()).collect();
+    assert_eq!(kinds, ["MODIFIED", "MODIFIED", "DELETED"], "{events:?}");
+    assert_eq!(
+        events[0]["object"]["metadata"]["deletionTimestamp"],
+        deleted_at
+    );
+    assert_eq!(
+        events[2]["object"]["metadata"]["finalizers"],
+        json!(["example.com/two"]),
+        "the DELETED event shows the last stored state"
+    );
 }
 on_each_backend!(finalizers_hold_a_deleted_object_until_the_last_is_removed);
 

@@ -7,7 +7,7 @@
 use std::time::{Duration, Instant};
 
 use blackbox_tests::{
-    on_each_backend, Backend, Cluster, RawRequest, RawResponse, RawStream, StreamItem,
+    on_each_backend, Backend, Cluster, Protocol, RawRequest, RawResponse, RawStream, StreamItem,
 };
 use http::Method;
 use serde_json::{json, Value};
@@ -158,6 +158,25 @@ async fn watch_parameters_and_timeouts(cluster: &mut Cluster) {
             "timeoutSeconds=1 ended the stream after {elapsed:?}"
         );
     }
+
+    // resourceVersion=0 also starts with the current state; over HTTP/1.1
+    // the stream is chunked and works the same.
+    let mut any = cluster
+        .stream(
+            RawRequest::get(&format!("{CONFIGMAPS}?watch=1&resourceVersion=0"))
+                .protocol(Protocol::Http1Only),
+        )
+        .await;
+    assert_eq!(any.status, 200);
+    assert_eq!(
+        summary(&next_event(&mut any).await),
+        ("ADDED".into(), "first".into())
+    );
+    relabel(cluster, "first", json!({"seen": "yes"})).await;
+    assert_eq!(
+        summary(&next_event(&mut any).await),
+        ("MODIFIED".into(), "first".into())
+    );
 
     // A watch on one object by name, across namespaces.
     let mut by_name = cluster
