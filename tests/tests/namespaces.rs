@@ -228,3 +228,59 @@ on_each_backend!(
     #[ignore = "server bug: the 403 for new content in a Terminating namespace has no details (name, kind, NamespaceTerminating cause)"]
     new_content_in_a_terminating_namespace_names_the_cause
 );
+
+/// Upstream's namespace controller reports in the namespace's status why
+/// deletion is waiting (`kubectl describe namespace` shows it).
+async fn a_terminating_namespace_reports_remaining_finalizers(cluster: &mut Cluster) {
+    let namespace = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "stuck"}});
+    send(cluster, Method::POST, "/api/v1/namespaces", Some(namespace))
+        .await
+        .expect(201);
+    let mut held = configmap("held");
+    held["metadata"]["finalizers"] = json!(["example.com/hold"]);
+    send(
+        cluster,
+        Method::POST,
+        "/api/v1/namespaces/stuck/configmaps",
+        Some(held),
+    )
+    .await
+    .expect(201);
+    send(cluster, Method::DELETE, "/api/v1/namespaces/stuck", None)
+        .await
+        .expect(200);
+
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let namespace = send(cluster, Method::GET, "/api/v1/namespaces/stuck", None)
+            .await
+            .expect(200);
+        let condition = namespace["status"]["conditions"]
+            .as_array()
+            .and_then(|all| {
+                all.iter()
+                    .find(|c| c["type"] == "NamespaceFinalizersRemaining")
+            })
+            .cloned();
+        if let Some(condition) = condition {
+            assert_eq!(condition["status"], "True", "{condition}");
+            assert_eq!(condition["reason"], "SomeFinalizersRemain", "{condition}");
+            assert!(
+                condition["message"]
+                    .as_str()
+                    .is_some_and(|m| m.contains("example.com/hold")),
+                "{condition}"
+            );
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no NamespaceFinalizersRemaining condition: {namespace}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+on_each_backend!(
+    #[ignore = "server bug: a Terminating namespace held by a finalizer has no status.conditions"]
+    a_terminating_namespace_reports_remaining_finalizers
+);
