@@ -194,6 +194,31 @@ async fn deleting_a_namespace_empties_it_then_removes_it(cluster: &mut Cluster) 
         .await
         .expect(200);
     assert_eq!(empty["items"], json!([]), "{empty}");
+
+    // kubectl's own delete waits, through a watch, until the namespace is gone.
+    let ok = |output: std::process::Output| {
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    };
+    ok(cluster.kubectl(&[
+        "create",
+        "configmap",
+        "c",
+        "-n",
+        "doomed",
+        "--from-literal=k=v",
+    ]));
+    ok(cluster.kubectl(&["delete", "namespace", "doomed", "--timeout=30s"]));
+    let gone = cluster.kubectl(&["get", "namespace", "doomed"]);
+    assert!(!gone.status.success());
+    let stderr = String::from_utf8_lossy(&gone.stderr);
+    assert!(
+        stderr.contains("Error from server (NotFound): namespaces \"doomed\" not found"),
+        "{stderr}"
+    );
 }
 on_each_backend!(deleting_a_namespace_empties_it_then_removes_it);
 
