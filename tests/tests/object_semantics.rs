@@ -423,11 +423,8 @@ async fn finalizers_hold_a_deleted_object_until_the_last_is_removed(cluster: &mu
     // Watchers saw the marking, the first release, and the deletion; the
     // repeated DELETE and the refused update wrote nothing.
     let mut events = Vec::new();
-    loop {
-        match watch.next_json(Duration::from_millis(500)).await {
-            StreamItem::Json(event) => events.push(event),
-            StreamItem::Timeout | StreamItem::End => break,
-        }
+    while let StreamItem::Json(event) = watch.next_json(Duration::from_millis(500)).await {
+        events.push(event);
     }
     let kinds: Vec<&str> = events.iter().filter_map(|e| e["type"].as_str()).collect();
     assert_eq!(kinds, ["MODIFIED", "MODIFIED", "DELETED"], "{events:?}");
