@@ -164,14 +164,21 @@ impl ApiServer {
         B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
     {
         let (parts, body) = request.into_parts();
+        let is_head = parts.method == http::Method::HEAD;
         let body = match read_body(body, &parts).await {
             Ok(b) => b,
             Err(e) => return error_response(&e),
         };
-        match self.route(parts, body).await {
+        let response = match self.route(parts, body).await {
             Ok(response) => response,
             Err(e) => error_response(&e),
+        };
+        if is_head {
+            // HEAD answers carry the headers only; HTTP/2 refuses a body.
+            let (parts, _) = response.into_parts();
+            return http::Response::from_parts(parts, full_body(Bytes::new()));
         }
+        response
     }
 
     async fn route(
@@ -386,26 +393,37 @@ fn go_arch() -> &'static str {
 }
 
 /// Reads the whole body, refusing more than upstream's 3 MiB limit.
-async fn read_body<B>(body: B, parts: &http::request::Parts) -> Result<Bytes, ApiError>
+async fn read_body<B>(body: B, _parts: &http::request::Parts) -> Result<Bytes, ApiError>
 where
     B: http_body::Body<Data = Bytes>,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
     let limit = negotiation::MAX_BODY_BYTES;
-    let declared = parts
-        .headers
-        .get(http::header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<usize>().ok());
-    if declared.is_some_and(|n| n > limit) {
+    let mut body = std::pin::pin!(body);
+    let mut collected = bytes::BytesMut::new();
+    let mut seen = 0usize;
+    // An oversized body is still read (and dropped) up to a bound, so the
+    // 413 reaches clients that only read the response after sending
+    // everything; past the bound the connection is given up.
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|e| {
+            ApiError::BadRequest(format!("unable to read the request body: {}", e.into()))
+        })?;
+        let Ok(data) = frame.into_data() else {
+            continue;
+        };
+        seen += data.len();
+        if seen <= limit {
+            collected.extend_from_slice(&data);
+        } else if seen > DISCARD_LIMIT {
+            break;
+        }
+    }
+    if seen > limit {
         return Err(ApiError::TooLarge { limit });
     }
-    let limited = http_body_util::Limited::new(body, limit);
-    match limited.collect().await {
-        Ok(collected) => Ok(collected.to_bytes()),
-        Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(ApiError::TooLarge { limit }),
-        Err(e) => Err(ApiError::BadRequest(format!(
-            "unable to read the request body: {e}"
-        ))),
-    }
+    Ok(collected.freeze())
 }
+
+/// How much of an oversized body is read and dropped before giving up.
+const DISCARD_LIMIT: usize = 64 * 1024 * 1024;

@@ -4,6 +4,7 @@
 pub mod query;
 mod read;
 mod respond;
+pub mod scale;
 mod watch;
 mod write;
 
@@ -140,11 +141,16 @@ pub async fn serve(ctx: &Context, call: Call) -> Result<http::Response<Body>, Ap
     match subresource.as_deref() {
         None => {}
         Some("status") if call.descriptor.has_status => {}
+        Some("scale") if call.descriptor.strategy.scale().is_some() => {}
         Some("finalize")
             if call.descriptor.plural == "namespaces" && call.descriptor.group.is_empty() => {}
         Some(_) => return Err(ApiError::UnknownPath),
     }
     let verb = call.request.verb.clone();
+    if matches!(verb.as_str(), "update" | "patch") && call.request.name.is_none() {
+        // Collections take no PUT or PATCH, as upstream routes them.
+        return Err(ApiError::MethodNotAllowed);
+    }
     let allowed = match (verb.as_str(), subresource.is_some()) {
         ("get" | "update" | "patch", true) => true,
         (_, true) => false,

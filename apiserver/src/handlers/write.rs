@@ -7,6 +7,7 @@ use serde_json::{json, Value};
 
 use super::read::load;
 use super::respond::{self, internal};
+use super::scale;
 use super::{Call, Context};
 use crate::error::ApiError;
 use crate::object;
@@ -292,9 +293,10 @@ pub async fn create(ctx: &Context, call: &Call) -> Result<http::Response<super::
     respond::object(call, 201, &object).map(|r| with_warnings(r, &warnings))
 }
 
-/// Drops the fields the kind does not define. `fieldValidation=Strict`
-/// refuses them; `Warn` (the default) names them in warnings; `Ignore`
-/// drops them silently.
+/// Checks value types against the kind's schema (a wrong type is a 400, as
+/// upstream's typed decode) and drops the fields the kind does not define:
+/// `fieldValidation=Strict` refuses them; `Warn` (the default) names them
+/// in warnings; `Ignore` drops them silently.
 async fn unknown_fields(
     ctx: &Context,
     call: &Call,
@@ -308,9 +310,16 @@ async fn unknown_fields(
     }
     let d = &call.descriptor;
     let openapi = ctx.openapi().await?;
-    let Some(unknown) = openapi.prune(&d.group, &d.version, &d.kind, object) else {
+    let Some(checked) = openapi.prune(&d.group, &d.version, &d.kind, object) else {
         return Ok(Vec::new());
     };
+    let unknown = checked.map_err(|mismatch| {
+        ApiError::BadRequest(format!(
+            "{kind} in version \"{version}\" cannot be handled as a {kind}: {mismatch}",
+            kind = d.kind,
+            version = d.version
+        ))
+    })?;
     if unknown.is_empty() {
         return Ok(Vec::new());
     }
@@ -351,11 +360,43 @@ enum Mutation<'a> {
         content_type: &'a str,
         body: &'a [u8],
     },
+    /// PUT or PATCH of the scale subresource: a new Scale (or a patch to the
+    /// current one) whose replicas go into the object.
+    Scale(Box<Mutation<'a>>),
+}
+
+impl Mutation<'_> {
+    /// The object the client asks for, given the current one.
+    fn apply(&self, call: &Call, current: &Value) -> Result<Value, ApiError> {
+        match self {
+            Mutation::Replace(object) => Ok(object.clone()),
+            Mutation::Patch { content_type, body } => patch::apply(content_type, current, body),
+            Mutation::Scale(change) => {
+                let spec = call
+                    .descriptor
+                    .strategy
+                    .scale()
+                    .ok_or(ApiError::UnknownPath)?;
+                let current_scale = scale::to_scale(&spec, current);
+                let wanted = change.apply(call, &current_scale)?;
+                scale::apply_scale(&spec, current, &wanted)
+            }
+        }
+    }
 }
 
 pub async fn update(ctx: &Context, call: &Call) -> Result<http::Response<super::Body>, ApiError> {
     let descriptor = &call.descriptor;
     let mut object = call.decode_body()?;
+    if call.request.subresource.as_deref() == Some("scale") {
+        let (object, warnings) = apply_update(
+            ctx,
+            call,
+            Mutation::Scale(Box::new(Mutation::Replace(object))),
+        )
+        .await?;
+        return respond_scale(call, &object, &warnings);
+    }
     check_type(descriptor, &mut object)?;
     let body_name = object::name(&object);
     if !body_name.is_empty() && body_name != call.name() {
@@ -372,7 +413,8 @@ pub async fn update(ctx: &Context, call: &Call) -> Result<http::Response<super::
             ));
         }
     }
-    apply_update(ctx, call, Mutation::Replace(object)).await
+    let (object, warnings) = apply_update(ctx, call, Mutation::Replace(object)).await?;
+    respond::object(call, 200, &object).map(|r| with_warnings(r, &warnings))
 }
 
 pub async fn patch(ctx: &Context, call: &Call) -> Result<http::Response<super::Body>, ApiError> {
@@ -382,32 +424,48 @@ pub async fn patch(ctx: &Context, call: &Call) -> Result<http::Response<super::B
         .map(|c| c.split(';').next().unwrap_or_default().trim().to_string())
         .unwrap_or_default();
     let body = call.body.clone();
-    apply_update(
-        ctx,
-        call,
-        Mutation::Patch {
-            content_type: &content_type,
-            body: &body,
-        },
-    )
-    .await
+    let patch = Mutation::Patch {
+        content_type: &content_type,
+        body: &body,
+    };
+    if call.request.subresource.as_deref() == Some("scale") {
+        let (object, warnings) = apply_update(ctx, call, Mutation::Scale(Box::new(patch))).await?;
+        return respond_scale(call, &object, &warnings);
+    }
+    let (object, warnings) = apply_update(ctx, call, patch).await?;
+    respond::object(call, 200, &object).map(|r| with_warnings(r, &warnings))
+}
+
+fn respond_scale(
+    call: &Call,
+    object: &Value,
+    warnings: &[String],
+) -> Result<http::Response<super::Body>, ApiError> {
+    let spec = call
+        .descriptor
+        .strategy
+        .scale()
+        .ok_or(ApiError::UnknownPath)?;
+    respond::encode(call.output, 200, &scale::to_scale(&spec, object))
+        .map(|r| with_warnings(r, warnings))
 }
 
 /// Reads, mutates, prepares, validates and compare-and-swaps, retrying a lost
-/// race unless the client pinned a resourceVersion.
+/// race unless the client pinned a resourceVersion. Returns the object as
+/// stored (or as it would be, for a dry run) and any warnings.
 async fn apply_update(
     ctx: &Context,
     call: &Call,
     mutation: Mutation<'_>,
-) -> Result<http::Response<super::Body>, ApiError> {
+) -> Result<(Value, Vec<String>), ApiError> {
     let descriptor = &call.descriptor;
     for _ in 0..MAX_RETRIES {
         let (kv, current) = load(ctx, descriptor, call.namespace(), call.name()).await?;
-        let mut object = match &mutation {
-            Mutation::Replace(object) => object.clone(),
-            Mutation::Patch { content_type, body } => patch::apply(content_type, &current, body)?,
+        let mut object = mutation.apply(call, &current)?;
+        let warnings = match mutation {
+            Mutation::Scale(_) => Vec::new(),
+            _ => unknown_fields(ctx, call, &mut object).await?,
         };
-        let warnings = unknown_fields(ctx, call, &mut object).await?;
         check_type(descriptor, &mut object)?;
         let requested_rv = object::resource_version(&object).to_string();
         if !requested_rv.is_empty() && requested_rv != kv.mod_revision.to_string() {
@@ -415,11 +473,11 @@ async fn apply_update(
         }
         let object = prepare_update(call, object, &current)?;
         if call.query.dry_run {
-            return respond::object(call, 200, &object).map(|r| with_warnings(r, &warnings));
+            return Ok((object, warnings));
         }
         match persist(ctx, call, &kv, &current, object).await {
             Err(ApiError::Conflict { .. }) if requested_rv.is_empty() => continue,
-            other => return other.map(|r| with_warnings(r, &warnings)),
+            other => return other.map(|object| (object, warnings)),
         }
     }
     Err(store_conflict(descriptor, call.name()))
@@ -511,13 +569,13 @@ async fn persist(
     kv: &KeyValue,
     current: &Value,
     mut object: Value,
-) -> Result<http::Response<super::Body>, ApiError> {
+) -> Result<Value, ApiError> {
     let descriptor = &call.descriptor;
     if object::is_deleting(&object) && object::finalizers(&object).is_empty() {
         return match ctx.store.delete(&kv.key, kv.mod_revision).await {
             Ok((revision, _)) => {
                 object::set_meta(&mut object, "resourceVersion", json!(revision.to_string()));
-                respond::object(call, 200, &object)
+                Ok(object)
             }
             Err(StoreError::Conflict { .. }) => Err(store_conflict(descriptor, call.name())),
             Err(StoreError::NotFound { .. }) => Err(ApiError::not_found(
@@ -535,7 +593,7 @@ async fn persist(
     );
     if &unchanged == current {
         // Upstream skips writes that change nothing; the version stays.
-        return respond::object(call, 200, current);
+        return Ok(current.clone());
     }
     match ctx
         .store
@@ -544,7 +602,7 @@ async fn persist(
     {
         Ok(revision) => {
             object::set_meta(&mut object, "resourceVersion", json!(revision.to_string()));
-            respond::object(call, 200, &object)
+            Ok(object)
         }
         Err(StoreError::Conflict { .. }) => Err(store_conflict(descriptor, call.name())),
         Err(StoreError::NotFound { .. }) => Err(ApiError::not_found(

@@ -147,19 +147,22 @@ impl OpenApi {
     }
 
     /// Removes the fields a built-in kind does not define and returns their
-    /// paths; `None` when the kind's schema is not complete enough to prune by.
+    /// paths, or the first value of the wrong type; `None` when the kind's
+    /// schema is not complete enough to check against.
     pub fn prune(
         &self,
         group: &str,
         version: &str,
         kind: &str,
         object: &mut Value,
-    ) -> Option<Vec<String>> {
+    ) -> Option<Result<Vec<String>, crate::pruning::TypeMismatch>> {
         let name =
             self.complete_kinds
                 .get(&(group.to_string(), version.to_string(), kind.to_string()))?;
-        let root = self.schemas.get(name)?;
-        Some(crate::pruning::prune(&self.schemas, root, object))
+        self.schemas.get(name)?;
+        // Through a reference, so errors name the root struct as Go does.
+        let root = json!({ "$ref": format!("#/definitions/{name}") });
+        Some(crate::pruning::prune(&self.schemas, &root, object))
     }
 
     /// `/openapi/v2` as JSON. kubectl 1.32 asks for this document only as
