@@ -17,7 +17,6 @@ use crate::discovery;
 use crate::error::ApiError;
 use crate::handlers::{self, Call, Context, Query};
 use crate::negotiation;
-use crate::openapi::OpenApi;
 use crate::registry::Registry;
 use crate::request_info::RequestInfo;
 use crate::storage::{Store, StoreError};
@@ -100,7 +99,6 @@ impl ApiServer {
             config.store.clone(),
             registry.clone(),
             config.storage_prefix.clone(),
-            spawn_openapi_builder(registry),
         );
         let server = ApiServer {
             inner: Arc::new(ApiServerInner {
@@ -275,15 +273,7 @@ impl ApiServer {
         rest: &str,
         accept: Option<&str>,
     ) -> Result<http::Response<Body>, ApiError> {
-        let mut documents = self.inner.openapi.clone();
-        let built = documents
-            .wait_for(Option::is_some)
-            .await
-            .map_err(|_| ApiError::Unavailable("the OpenAPI documents are not available".into()))?
-            .clone()
-            .ok_or_else(|| {
-                ApiError::Unavailable("the OpenAPI documents are not available".into())
-            })?;
+        let built = self.inner.context.openapi().await?;
         let rest = rest.trim_end_matches('/');
         let bytes = match rest {
             "v2" => {
@@ -312,29 +302,6 @@ impl ApiServer {
             .body(full_body(bytes))
             .expect("static response parts are valid"))
     }
-}
-
-/// Builds the OpenAPI documents off the request path (it takes a while, so
-/// not before serving); readers wait for the first build.
-fn spawn_openapi_builder(
-    registry: Arc<Registry>,
-) -> tokio::sync::watch::Receiver<Option<Arc<OpenApi>>> {
-    let (tx, rx) = tokio::sync::watch::channel(None);
-    tokio::spawn(async move {
-        let resources: Vec<_> = registry
-            .snapshot()
-            .resources()
-            .iter()
-            .map(|r| (**r).clone())
-            .collect();
-        match tokio::task::spawn_blocking(move || OpenApi::build(&resources)).await {
-            Ok(built) => {
-                let _ = tx.send(Some(Arc::new(built)));
-            }
-            Err(e) => tracing::error!(error = %e, "building the OpenAPI documents failed"),
-        }
-    });
-    rx
 }
 
 impl ApiServerInner {

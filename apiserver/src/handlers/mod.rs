@@ -33,8 +33,10 @@ pub struct Context {
     /// Storage key prefix, `/registry` by default.
     pub prefix: String,
     caches: Mutex<HashMap<String, Arc<WatchCache>>>,
-    /// The published OpenAPI, once built; writes prune by its schemas.
-    pub openapi: tokio::sync::watch::Receiver<Option<Arc<OpenApi>>>,
+    /// The published OpenAPI, built on first use (it is large and slow to
+    /// build, so a server that is never asked for it never pays); writes
+    /// check built-in kinds against its schemas.
+    openapi: tokio::sync::OnceCell<Arc<OpenApi>>,
 }
 
 impl Context {
@@ -42,27 +44,34 @@ impl Context {
         store: Arc<dyn Store>,
         registry: Arc<Registry>,
         prefix: String,
-        openapi: tokio::sync::watch::Receiver<Option<Arc<OpenApi>>>,
     ) -> Self {
         Context {
             store,
             registry,
             prefix: prefix.trim_end_matches('/').to_string(),
             caches: Mutex::new(HashMap::new()),
-            openapi,
+            openapi: tokio::sync::OnceCell::new(),
         }
     }
 
-    /// The OpenAPI documents, waiting for the first build.
+    /// The OpenAPI documents of the registry's resources, built on the
+    /// blocking pool the first time anyone needs them.
     pub async fn openapi(&self) -> Result<Arc<OpenApi>, ApiError> {
-        let mut rx = self.openapi.clone();
-        let built = rx
-            .wait_for(Option::is_some)
+        self.openapi
+            .get_or_try_init(|| async {
+                let resources: Vec<ResourceDescriptor> = self
+                    .registry
+                    .snapshot()
+                    .resources()
+                    .iter()
+                    .map(|r| (**r).clone())
+                    .collect();
+                tokio::task::spawn_blocking(move || Arc::new(OpenApi::build(&resources)))
+                    .await
+                    .map_err(|e| ApiError::Internal(format!("building the OpenAPI documents failed: {e}")))
+            })
             .await
-            .map_err(|_| ApiError::Unavailable("the OpenAPI documents are not available".into()))?;
-        built
-            .clone()
-            .ok_or_else(|| ApiError::Unavailable("the OpenAPI documents are not available".into()))
+            .cloned()
     }
 
     /// `/registry/<storage_path>/` — every object of the resource.

@@ -122,7 +122,14 @@ impl OpenApi {
             })
             .collect();
         OpenApi {
-            schemas: definitions.v2_schemas().into_iter().collect(),
+            schemas: definitions
+                .v2_schemas()
+                .into_iter()
+                .map(|(name, mut schema)| {
+                    strip_descriptions(&mut schema);
+                    (name, schema)
+                })
+                .collect(),
             complete_kinds,
             v3_index: Document::new(&json!({ "paths": index })).bytes,
             v3,
@@ -172,6 +179,29 @@ impl OpenApi {
     /// `kubectl explain --output plaintext-openapiv2`.
     pub fn v2(&self) -> Bytes {
         self.v2.clone()
+    }
+}
+
+/// Descriptions are most of a schema's bytes and pruning never reads them;
+/// the published documents keep theirs.
+fn strip_descriptions(schema: &mut Value) {
+    match schema {
+        Value::Object(map) => {
+            map.remove("description");
+            for (key, child) in map.iter_mut() {
+                // `properties` maps field names to schemas: a field named
+                // "description" is a schema, not a description.
+                if key == "properties" {
+                    if let Value::Object(fields) = child {
+                        fields.values_mut().for_each(strip_descriptions);
+                    }
+                } else {
+                    strip_descriptions(child);
+                }
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(strip_descriptions),
+        _ => {}
     }
 }
 
