@@ -12,6 +12,7 @@ pub mod compaction;
 pub mod discovery;
 pub mod error;
 pub mod handlers;
+pub mod health;
 pub mod namespaces;
 pub mod negotiation;
 pub mod object;

@@ -20,7 +20,7 @@ use crate::negotiation;
 use crate::registry::Registry;
 use crate::request_info::RequestInfo;
 use crate::storage::{Store, StoreError};
-use crate::{builtin, compaction, namespaces, reviews};
+use crate::{builtin, compaction, health, namespaces, reviews};
 
 /// The response body type every layer uses.
 pub type Body = UnsyncBoxBody<Bytes, std::io::Error>;
@@ -196,7 +196,7 @@ impl ApiServer {
         let accept = header(http::header::ACCEPT);
         match RequestInfo::parse(&parts.method, &path, &query) {
             RequestInfo::NonResource { path, .. } => {
-                self.non_resource(&parts.method, &path, accept.as_deref())
+                self.non_resource(&parts.method, &path, &query, accept.as_deref())
                     .await
             }
             RequestInfo::Resource(request) => {
@@ -228,6 +228,7 @@ impl ApiServer {
         &self,
         method: &http::Method,
         path: &str,
+        query: &str,
         accept: Option<&str>,
     ) -> Result<http::Response<Body>, ApiError> {
         if method != http::Method::GET && method != http::Method::HEAD {
@@ -240,7 +241,13 @@ impl ApiServer {
         let trimmed = path.trim_end_matches('/');
         let parts: Vec<&str> = trimmed.trim_start_matches('/').split('/').collect();
         let value = match parts.as_slice() {
-            ["healthz" | "livez" | "readyz", ..] => return Ok(text_response(200, "ok")),
+            [endpoint @ ("healthz" | "livez" | "readyz"), rest @ ..] if rest.len() <= 1 => {
+                let store = self.inner.context.store.as_ref();
+                return match health::answer(store, endpoint, rest.first().copied(), query).await {
+                    Some((code, text)) => Ok(text_response(code, text)),
+                    None => Err(ApiError::UnknownPath),
+                };
+            }
             ["version"] => version(),
             ["api"] if discovery::wants_aggregated(accept) => {
                 return Ok(aggregated_response(&discovery::aggregated(&snapshot, true)))
@@ -317,7 +324,7 @@ impl std::ops::Deref for ApiServerInner {
     }
 }
 
-fn text_response(code: u16, text: &'static str) -> http::Response<Body> {
+fn text_response(code: u16, text: impl Into<Bytes>) -> http::Response<Body> {
     http::Response::builder()
         .status(code)
         .header(http::header::CONTENT_TYPE, "text/plain; charset=utf-8")

@@ -77,6 +77,27 @@ impl CachedObject {
         })
     }
 
+    /// This object as of a later revision (a watcher's DELETED event for an
+    /// object that left its selector shows the last state it matched).
+    pub fn at_revision(&self, revision: Revision) -> Result<CachedObject, StoreError> {
+        let mut value = self.value()?;
+        object::set_meta(
+            &mut value,
+            "resourceVersion",
+            Value::String(revision.to_string()),
+        );
+        let json = serde_json::to_vec(&value).map_err(|e| StoreError::Internal(e.to_string()))?;
+        Ok(CachedObject {
+            key: self.key.clone(),
+            namespace: self.namespace.clone(),
+            name: self.name.clone(),
+            labels: self.labels.clone(),
+            api_version: self.api_version.clone(),
+            json: Bytes::from(json),
+            revision,
+        })
+    }
+
     pub fn value(&self) -> Result<Value, StoreError> {
         serde_json::from_slice(&self.json).map_err(|e| StoreError::Internal(e.to_string()))
     }

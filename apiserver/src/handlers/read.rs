@@ -156,6 +156,7 @@ fn check_field_labels(call: &Call) -> Result<(), ApiError> {
 }
 
 pub async fn list(ctx: &Context, call: &Call) -> Result<http::Response<super::Body>, ApiError> {
+    call.query.validate_list_options(false)?;
     check_field_labels(call)?;
     let descriptor = &call.descriptor;
     let prefix = ctx.collection_prefix(descriptor, call.namespace());
@@ -178,12 +179,7 @@ pub async fn list(ctx: &Context, call: &Call) -> Result<http::Response<super::Bo
     }
     let revision = call.query.revision()?;
     if call.query.resource_version_match == ResourceVersionMatch::Exact {
-        let Some(rv) = revision.filter(|r| *r > 0) else {
-            return Err(ApiError::BadRequest(
-                "resourceVersionMatch \"Exact\" is forbidden for resourceVersion \"0\" or unset"
-                    .into(),
-            ));
-        };
+        let rv = revision.unwrap_or(0);
         return list_from_store(ctx, call, &prefix, None, rv).await;
     }
     let cache = ctx.cache(descriptor);
@@ -239,6 +235,7 @@ async fn list_from_store(
     let mut items: Vec<Arc<CachedObject>> = Vec::new();
     let mut read_at = revision;
     let mut more;
+    let mut remaining;
     loop {
         let want = if limit == 0 {
             0
@@ -252,9 +249,13 @@ async fn list_from_store(
         {
             Ok(page) => page,
             Err(StoreError::Compacted { .. }) if call.query.continue_token.is_some() => {
-                return Err(ApiError::Gone(
-                    "The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter, or use the continue token in this response to retrieve the remainder of the results. Continuing with the provided token results in an inconsistent list - objects that were created, modified, or deleted between the time the first chunk was returned and now may show up in the list.".into(),
-                ))
+                // A fresh token goes on from the same key at the newest
+                // revision, as upstream offers one.
+                let current = ctx.store.current_revision().await?;
+                let from = start_after.as_deref().unwrap_or(prefix);
+                return Err(ApiError::ContinueExpired {
+                    fresh: encode_continue(current, from.trim_end_matches('\0'), &resource_prefix),
+                });
             }
             Err(e) => return Err(e.into()),
         };
@@ -270,6 +271,7 @@ async fn list_from_store(
             }
         }
         more = page.remaining > 0;
+        remaining = page.remaining;
         if !more || (limit > 0 && items.len() >= limit) || page.items.is_empty() {
             break;
         }
@@ -278,9 +280,11 @@ async fn list_from_store(
         (Some(last), true) => Some(encode_continue(read_at, last, &resource_prefix)),
         _ => None,
     };
+    let unfiltered = call.query.label_selector.is_empty() && call.query.field_selector.is_empty();
+    let remaining = (unfiltered && continue_token.is_some()).then_some(remaining);
     respond::list(
         call,
         &items,
-        respond::list_metadata(read_at, continue_token, None),
+        respond::list_metadata(read_at, continue_token, remaining),
     )
 }
