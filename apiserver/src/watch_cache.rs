@@ -333,6 +333,45 @@ impl WatchCache {
         (state.revision, items)
     }
 
+    /// The objects under `prefix` as they were at `revision`, rebuilt by
+    /// undoing the kept events after it; `None` when the window of kept
+    /// events does not reach back that far (or the cache is not there yet).
+    pub fn snapshot_at(&self, prefix: &str, revision: Revision) -> Option<Vec<Arc<CachedObject>>> {
+        let state = self.read();
+        if revision < state.oldest || revision > state.revision {
+            return None;
+        }
+        let mut items: BTreeMap<&str, Arc<CachedObject>> = state
+            .items
+            .range(prefix.to_string()..)
+            .take_while(|(k, _)| k.starts_with(prefix))
+            .map(|(k, v)| (k.as_str(), v.clone()))
+            .collect();
+        for event in state
+            .history
+            .iter()
+            .rev()
+            .take_while(|e| e.revision > revision)
+        {
+            let key = event.object.key.as_str();
+            if !key.starts_with(prefix) {
+                continue;
+            }
+            match (&event.kind, &event.prev) {
+                (EventType::Added, _) => {
+                    items.remove(key);
+                }
+                (_, Some(prev)) => {
+                    items.insert(key, prev.clone());
+                }
+                (_, None) => {
+                    items.remove(key);
+                }
+            }
+        }
+        Some(items.into_values().collect())
+    }
+
     /// Events after `revision`, then live ones.
     pub fn watch(&self, revision: Revision) -> Result<Subscription, CacheError> {
         let state = self.read();

@@ -161,7 +161,6 @@ pub async fn list(ctx: &Context, call: &Call) -> Result<http::Response<super::Bo
     let descriptor = &call.descriptor;
     let prefix = ctx.collection_prefix(descriptor, call.namespace());
     let resource_prefix = ctx.resource_prefix(descriptor);
-    let limit = call.query.limit;
     if let Some(token) = &call.query.continue_token {
         if call
             .query
@@ -175,14 +174,37 @@ pub async fn list(ctx: &Context, call: &Call) -> Result<http::Response<super::Bo
         }
         let token = decode_continue(token)?;
         let start = format!("{resource_prefix}{}", token.start);
-        return list_from_store(ctx, call, &prefix, Some(start), token.rv).await;
+        // The cache rebuilds the pinned revision while its event window
+        // reaches back to it; older continuations read the store.
+        let cache = ctx.cache(descriptor);
+        // A revision the store has compacted away is expired even while the
+        // cache could still rebuild it, as upstream's continuations are.
+        let readable = ctx.store.check_revision(token.rv).await.is_ok();
+        let rebuilt = readable
+            .then(|| cache.snapshot_at(&prefix, token.rv))
+            .flatten();
+        return match rebuilt {
+            Some(items) => {
+                let after: Vec<_> = items
+                    .into_iter()
+                    .filter(|i| i.key.as_str() > start.as_str())
+                    .collect();
+                page_of(call, after, token.rv, &resource_prefix)
+            }
+            None => list_from_store(ctx, call, &prefix, Some(start), token.rv).await,
+        };
     }
     let revision = call.query.revision()?;
+    let cache = ctx.cache(descriptor);
     if call.query.resource_version_match == ResourceVersionMatch::Exact {
         let rv = revision.unwrap_or(0);
-        return list_from_store(ctx, call, &prefix, None, rv).await;
+        let readable = rv > 0 && ctx.store.check_revision(rv).await.is_ok();
+        let rebuilt = readable.then(|| cache.snapshot_at(&prefix, rv)).flatten();
+        return match rebuilt {
+            Some(items) => page_of(call, items, rv, &resource_prefix),
+            None => list_from_store(ctx, call, &prefix, None, rv).await,
+        };
     }
-    let cache = ctx.cache(descriptor);
     match revision {
         None => {
             if cache.catch_up(ctx.store.as_ref()).await.is_err() {
@@ -194,6 +216,18 @@ pub async fn list(ctx: &Context, call: &Call) -> Result<http::Response<super::Bo
         Some(rv) => cache.wait_for(rv, CACHE_WAIT).await?,
     }
     let (revision, items) = cache.snapshot(&prefix);
+    page_of(call, items, revision, &resource_prefix)
+}
+
+/// Selects, then cuts one page of `limit` with a continue token pinned to
+/// `revision` and, for unfiltered lists, the count of what is left.
+fn page_of(
+    call: &Call,
+    items: Vec<Arc<CachedObject>>,
+    revision: Revision,
+    resource_prefix: &str,
+) -> Result<http::Response<super::Body>, ApiError> {
+    let limit = call.query.limit;
     let mut selected_items = Vec::with_capacity(items.len());
     for item in items {
         if selected(call, &item)? {
@@ -209,7 +243,7 @@ pub async fn list(ctx: &Context, call: &Call) -> Result<http::Response<super::Bo
             .last()
             .map(|i| i.key.clone())
             .unwrap_or_default();
-        continue_token = Some(encode_continue(revision, &last, &resource_prefix));
+        continue_token = Some(encode_continue(revision, &last, resource_prefix));
         if call.query.label_selector.is_empty() && call.query.field_selector.is_empty() {
             remaining = Some(rest);
         }
