@@ -1,0 +1,241 @@
+//! What the kubectl-driven test files share: running kubectl with stdin,
+//! environment and a timeout, starting a server on either storage backend,
+//! and following a `kubectl get -w` in the background.
+//!
+//! Every test file compiles this module on its own and uses part of it.
+#![allow(dead_code, reason = "each test file uses a different part")]
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use blackbox_tests::{TestEtcd, TestServer};
+use serde_json::Value;
+
+/// Where a server keeps its objects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// The embedded store under `--data-dir`.
+    Embedded,
+    /// A real etcd through `--etcd-servers`.
+    Etcd,
+}
+
+/// A server and, on the etcd backend, the etcd it uses (dropped after the
+/// server, so the server never outlives its store).
+pub struct Cluster {
+    pub server: TestServer,
+    _etcd: Option<TestEtcd>,
+}
+
+impl std::ops::Deref for Cluster {
+    type Target = TestServer;
+
+    fn deref(&self) -> &TestServer {
+        &self.server
+    }
+}
+
+impl Cluster {
+    pub async fn start(backend: Backend, args: &[&str]) -> Cluster {
+        match backend {
+            Backend::Embedded => Cluster {
+                server: TestServer::start_with(args).await,
+                _etcd: None,
+            },
+            Backend::Etcd => {
+                let etcd = TestEtcd::start().await;
+                let endpoint = etcd.endpoint();
+                let mut all = vec!["--etcd-servers", endpoint.as_str()];
+                all.extend_from_slice(args);
+                Cluster {
+                    server: TestServer::start_with(&all).await,
+                    _etcd: Some(etcd),
+                }
+            }
+        }
+    }
+}
+
+/// A kubectl command against `server`, with the admin kubeconfig and a
+/// cache dir of the server's own.
+pub fn kubectl_command(server: &TestServer, args: &[&str]) -> Command {
+    let mut command = Command::new("kubectl");
+    command
+        .arg("--kubeconfig")
+        .arg(server.kubeconfig())
+        .arg("--cache-dir")
+        .arg(server.dir().join("kubectl-cache"))
+        .args(args)
+        .env_remove("KUBECONFIG")
+        .stdin(Stdio::null());
+    command
+}
+
+fn describe(args: &[&str], output: &Output) -> String {
+    format!(
+        "kubectl {}\nexit: {}\nstdout:\n{}\nstderr:\n{}",
+        args.join(" "),
+        output.status,
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
+/// Runs kubectl and returns stdout; panics with everything when it fails.
+pub fn ok(server: &TestServer, args: &[&str]) -> String {
+    let output = server.kubectl(args);
+    assert!(output.status.success(), "{}", describe(args, &output));
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+/// Runs kubectl that must fail and returns stderr.
+pub fn fails(server: &TestServer, args: &[&str]) -> String {
+    let output = server.kubectl(args);
+    assert!(
+        !output.status.success(),
+        "expected a failure\n{}",
+        describe(args, &output)
+    );
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// Runs kubectl with `input` on stdin (for `-f -`).
+pub fn ok_with_stdin(server: &TestServer, args: &[&str], input: &str) -> String {
+    let mut child = kubectl_command(server, args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("kubectl starts");
+    child
+        .stdin
+        .take()
+        .expect("stdin is piped")
+        .write_all(input.as_bytes())
+        .expect("kubectl reads stdin");
+    let output = child.wait_with_output().expect("kubectl finishes");
+    assert!(output.status.success(), "{}", describe(args, &output));
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+/// Runs kubectl with extra environment (e.g. `KUBE_EDITOR`).
+pub fn ok_with_env(server: &TestServer, args: &[&str], env: &[(&str, &str)]) -> String {
+    let mut command = kubectl_command(server, args);
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    let output = command.output().expect("kubectl runs");
+    assert!(output.status.success(), "{}", describe(args, &output));
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+/// Writes `text` to a file in the server's dir and returns its path.
+pub fn write_file(server: &TestServer, name: &str, text: &str) -> String {
+    let path: PathBuf = server.dir().join(name);
+    std::fs::write(&path, text).expect("manifest written");
+    path.display().to_string()
+}
+
+/// `kubectl get ... -o json`, parsed.
+pub fn get_json(server: &TestServer, args: &[&str]) -> Value {
+    let mut all = vec!["get"];
+    all.extend_from_slice(args);
+    all.extend_from_slice(&["-o", "json"]);
+    let text = ok(server, &all);
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"))
+}
+
+/// The sorted names `kubectl get -o name` prints, without the kind prefix.
+pub fn names(server: &TestServer, args: &[&str]) -> Vec<String> {
+    let mut all = vec!["get"];
+    all.extend_from_slice(args);
+    all.extend_from_slice(&["-o", "name"]);
+    let mut found: Vec<String> = ok(server, &all)
+        .lines()
+        .map(|line| line.rsplit('/').next().unwrap_or(line).to_string())
+        .collect();
+    found.sort();
+    found
+}
+
+/// The rows of a plain `kubectl get` table: header cells, then each row
+/// split on runs of two or more spaces (cells may hold single spaces).
+pub fn table(text: &str) -> Vec<Vec<String>> {
+    text.lines()
+        .filter(|line| !line.trim().is_empty())
+        .map(|line| {
+            line.split("  ")
+                .map(str::trim)
+                .filter(|cell| !cell.is_empty())
+                .map(str::to_string)
+                .collect()
+        })
+        .collect()
+}
+
+/// A `kubectl get -w` running in the background, its output collected in a
+/// file. Killed on drop.
+pub struct Watch {
+    child: Child,
+    path: PathBuf,
+}
+
+impl Watch {
+    /// Starts `kubectl get -w ARGS`; returns once the watch is established
+    /// (kubectl has printed the initial list or at least its header, or
+    /// half a second has passed for `--watch-only`).
+    pub fn start(server: &TestServer, name: &str, args: &[&str]) -> Watch {
+        let path = server.dir().join(format!("{name}.watch"));
+        let out = std::fs::File::create(&path).expect("watch output file");
+        let mut all = vec!["get", "-w", "--request-timeout=30s"];
+        all.extend_from_slice(args);
+        let child = kubectl_command(server, &all)
+            .stdout(out)
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("kubectl get -w starts");
+        let watch = Watch { child, path };
+        std::thread::sleep(Duration::from_millis(700));
+        watch
+    }
+
+    pub fn output(&self) -> String {
+        std::fs::read_to_string(&self.path).unwrap_or_default()
+    }
+
+    /// Waits until the output has a line for which `done` holds, up to
+    /// 10 s; returns the output either way.
+    pub fn wait_for(&self, done: impl Fn(&str) -> bool) -> String {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let text = self.output();
+            if text.lines().any(&done) || Instant::now() > deadline {
+                return text;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Watch {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The lines of watch output whose first cell is an event type, as
+/// `(type, name)` pairs.
+pub fn watch_events(text: &str) -> Vec<(String, String)> {
+    text.lines()
+        .filter_map(|line| {
+            let mut cells = line.split_whitespace();
+            let kind = cells.next()?;
+            let name = cells.next()?;
+            matches!(kind, "ADDED" | "MODIFIED" | "DELETED")
+                .then(|| (kind.to_string(), name.to_string()))
+        })
+        .collect()
+}
