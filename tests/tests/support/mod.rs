@@ -160,19 +160,60 @@ pub fn names(server: &TestServer, args: &[&str]) -> Vec<String> {
     found
 }
 
-/// The rows of a plain `kubectl get` table: header cells, then each row
-/// split on runs of two or more spaces (cells may hold single spaces).
-pub fn table(text: &str) -> Vec<Vec<String>> {
-    text.lines()
-        .filter(|line| !line.trim().is_empty())
-        .map(|line| {
-            line.split("  ")
-                .map(str::trim)
-                .filter(|cell| !cell.is_empty())
-                .map(str::to_string)
+/// A `kubectl get` table read by column: kubectl aligns every cell under
+/// its header, so a cell is the text between its header's start and the
+/// next header's (cells may be empty or hold single spaces).
+#[derive(Debug)]
+pub struct Table {
+    pub headers: Vec<String>,
+    pub rows: Vec<Vec<String>>,
+}
+
+impl Table {
+    pub fn parse(text: &str) -> Table {
+        let mut lines = text.lines().filter(|line| !line.trim().is_empty());
+        let header = lines.next().unwrap_or_default();
+        let bytes = header.as_bytes();
+        let starts: Vec<usize> = (0..bytes.len())
+            .filter(|&i| {
+                bytes[i] != b' '
+                    && (i == 0 || (i >= 2 && bytes[i - 1] == b' ' && bytes[i - 2] == b' '))
+            })
+            .collect();
+        let cut = |line: &str| -> Vec<String> {
+            starts
+                .iter()
+                .enumerate()
+                .map(|(n, &start)| {
+                    let end = starts.get(n + 1).copied().unwrap_or(usize::MAX);
+                    let end = end.min(line.len());
+                    line.get(start.min(end)..end)
+                        .unwrap_or("")
+                        .trim()
+                        .to_string()
+                })
                 .collect()
-        })
-        .collect()
+        };
+        Table {
+            headers: cut(header),
+            rows: lines.map(cut).collect(),
+        }
+    }
+
+    /// The cell under `column` in the row whose first cell is `first`.
+    pub fn cell(&self, first: &str, column: &str) -> &str {
+        let index = self
+            .headers
+            .iter()
+            .position(|h| h == column)
+            .unwrap_or_else(|| panic!("no column {column} in {:?}", self.headers));
+        let row = self
+            .rows
+            .iter()
+            .find(|row| row.first().is_some_and(|c| c == first))
+            .unwrap_or_else(|| panic!("no row {first} in {self:?}"));
+        &row[index]
+    }
 }
 
 /// A `kubectl get -w` running in the background, its output collected in a
