@@ -791,6 +791,17 @@ involvedObject: {{kind: Pod, name: beta, namespace: {ns}}}
 reason: Killing
 type: Warning
 ---
+apiVersion: events.k8s.io/v1
+kind: Event
+metadata: {{name: c.1, namespace: {ns}}}
+eventTime: "2026-01-02T03:04:05.000000Z"
+reportingController: example.com/ctl
+reportingInstance: ctl-0
+action: Sync
+reason: Synced
+type: Normal
+regarding: {{kind: Pod, name: alpha, namespace: {ns}}}
+---
 apiVersion: v1
 kind: Pod
 metadata: {{name: pending, namespace: {ns}}}
@@ -852,6 +863,45 @@ spec: {{containers: [{{name: c, image: busybox}}]}}
             ]
         ),
         ["pending"]
+    );
+    // Events: core/v1 labels, `source` falling back to the reporting
+    // controller; events.k8s.io/v1 takes its own spellings only.
+    let event_names = |resource: &str, selector: &str| {
+        names(cluster, &[resource, "-n", ns, "--field-selector", selector])
+    };
+    assert_eq!(
+        event_names("events", "involvedObject.name=alpha"),
+        ["a.1", "c.1"]
+    );
+    assert_eq!(event_names("events", "source=example.com/ctl"), ["c.1"]);
+    assert_eq!(
+        event_names("events", "reportingComponent=example.com/ctl"),
+        ["c.1"]
+    );
+    let v1 = "events.events.k8s.io";
+    assert_eq!(event_names(v1, "regarding.name=beta"), ["b.1"]);
+    assert_eq!(
+        event_names(v1, "regarding.kind=Pod,type=Normal"),
+        ["a.1", "c.1"]
+    );
+    assert_eq!(
+        event_names(v1, "reportingController=example.com/ctl"),
+        ["c.1"]
+    );
+    let core_label = fails(
+        cluster,
+        &[
+            "get",
+            v1,
+            "-n",
+            ns,
+            "--field-selector",
+            "involvedObject.name=beta",
+        ],
+    );
+    assert!(
+        core_label.contains("field label not supported: involvedObject.name"),
+        "{core_label}"
     );
     let unsupported = fails(
         cluster,
