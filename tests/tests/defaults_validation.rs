@@ -269,6 +269,52 @@ spec:
             && moved.contains("may not change once set"),
         "{moved}"
     );
+    // Changing type drops what only the old type needed (upstream
+    // `dropTypeDependentFields`) and keeps the rest.
+    ok(
+        cluster,
+        &[
+            "create",
+            "service",
+            "loadbalancer",
+            "-n",
+            ns,
+            "lb",
+            "--tcp=80",
+        ],
+    );
+    let lb = get_json(cluster, &["-n", ns, "svc", "lb"]);
+    assert_eq!(lb["spec"]["allocateLoadBalancerNodePorts"], true);
+    ok(
+        cluster,
+        &[
+            "patch",
+            "-n",
+            ns,
+            "svc",
+            "lb",
+            "--type=merge",
+            "-p",
+            r#"{"spec":{"type":"ExternalName","externalName":"db.example.com"}}"#,
+        ],
+    );
+    let alias = get_json(cluster, &["-n", ns, "svc", "lb"])["spec"].clone();
+    assert_eq!(alias["type"], "ExternalName");
+    for gone in [
+        "clusterIP",
+        "clusterIPs",
+        "ipFamilies",
+        "ipFamilyPolicy",
+        "externalTrafficPolicy",
+        "allocateLoadBalancerNodePorts",
+    ] {
+        assert!(alias.get(gone).is_none(), "{gone} kept: {alias}");
+    }
+    assert!(alias["ports"][0].get("nodePort").is_none(), "{alias}");
+    assert_eq!(
+        alias["internalTrafficPolicy"], "Cluster",
+        "upstream never wipes it"
+    );
     // Deleting a Service frees its address for the next one.
     ok(cluster, &["delete", "svc", "-n", ns, "chosen"]);
     ok(

@@ -138,18 +138,17 @@ impl ServiceStrategy {
             .iter()
             .filter_map(|p| p.get("nodePort").and_then(Value::as_i64))
             .collect();
+        // internalTrafficPolicy stays: upstream never wipes it, even for
+        // an ExternalName Service.
         let mut fields: Vec<&str> = Vec::new();
         if drop_ips {
-            fields.extend([
-                "clusterIP",
-                "clusterIPs",
-                "ipFamilies",
-                "ipFamilyPolicy",
-                "internalTrafficPolicy",
-            ]);
+            fields.extend(["clusterIP", "clusterIPs", "ipFamilies", "ipFamilyPolicy"]);
         }
         if drop_ports {
             fields.push("externalTrafficPolicy");
+        }
+        if service_type(old) == "LoadBalancer" && service_type(object) != "LoadBalancer" {
+            fields.push("allocateLoadBalancerNodePorts");
         }
         let Some(spec) = object.get_mut("spec") else {
             return;

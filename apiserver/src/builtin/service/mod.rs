@@ -480,7 +480,29 @@ pub(super) mod tests {
         to_external["spec"]["externalName"] = json!("db.example");
         s.prepare_for_update(&mut to_external, &old);
         assert!(to_external["spec"].get("clusterIP").is_none());
+        assert_eq!(to_external["spec"]["internalTrafficPolicy"], "Cluster");
         assert!(s.validate_update(&to_external, &old).is_empty());
+    }
+
+    #[test]
+    fn leaving_load_balancer_drops_its_node_port_switch() {
+        let s = strategy();
+        let mut old = service(
+            "lb",
+            json!({"type": "LoadBalancer", "ports": [{"port": 80}]}),
+        );
+        s.prepare_for_create(&mut old);
+        assert_eq!(old["spec"]["allocateLoadBalancerNodePorts"], true);
+        let mut to_node_port = old.clone();
+        to_node_port["spec"]["type"] = json!("NodePort");
+        s.prepare_for_update(&mut to_node_port, &old);
+        assert!(to_node_port["spec"]
+            .get("allocateLoadBalancerNodePorts")
+            .is_none());
+        assert_eq!(
+            to_node_port["spec"]["ports"][0]["nodePort"],
+            old["spec"]["ports"][0]["nodePort"]
+        );
     }
 
     #[test]
