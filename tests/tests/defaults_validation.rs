@@ -315,6 +315,46 @@ spec:
         alias["internalTrafficPolicy"], "Cluster",
         "upstream never wipes it"
     );
+    // externalTrafficPolicy belongs to externally reachable Services; a
+    // node-local LoadBalancer gets a health check node port of its own.
+    let external = format!(
+        r#"apiVersion: v1
+kind: Service
+metadata: {{name: external, namespace: {ns}}}
+spec: {{externalIPs: [192.0.2.7], ports: [{{port: 80}}]}}
+---
+apiVersion: v1
+kind: Service
+metadata: {{name: local-lb, namespace: {ns}}}
+spec: {{type: LoadBalancer, externalTrafficPolicy: Local, ports: [{{port: 80}}]}}
+"#
+    );
+    ok_with_stdin(cluster, &["create", "-f", "-"], &external);
+    let spec = get_json(cluster, &["-n", ns, "svc", "external"])["spec"].clone();
+    assert_eq!(spec["externalTrafficPolicy"], "Cluster", "{spec}");
+    let spec = get_json(cluster, &["-n", ns, "svc", "local-lb"])["spec"].clone();
+    let health = spec["healthCheckNodePort"]
+        .as_i64()
+        .expect("a health check node port");
+    assert!((30000..=32767).contains(&health), "{spec}");
+    assert_ne!(Some(health), spec["ports"][0]["nodePort"].as_i64());
+    let internal = fails(
+        cluster,
+        &[
+            "patch",
+            "-n",
+            ns,
+            "svc",
+            "bare",
+            "--type=merge",
+            "-p",
+            r#"{"spec":{"externalTrafficPolicy":"Local"}}"#,
+        ],
+    );
+    assert!(
+        internal.contains("spec.externalTrafficPolicy: Invalid value: \"Local\": may only be set for externally-accessible services"),
+        "{internal}"
+    );
     // Deleting a Service frees its address for the next one.
     ok(cluster, &["delete", "svc", "-n", ns, "chosen"]);
     ok(

@@ -25,6 +25,7 @@ use crate::validation::{
 const TYPES: &[&str] = &["ClusterIP", "ExternalName", "LoadBalancer", "NodePort"];
 const AFFINITIES: &[&str] = &["ClientIP", "None"];
 const PROTOCOLS: &[&str] = &["SCTP", "TCP", "UDP"];
+const TRAFFIC_POLICIES: &[&str] = &["Cluster", "Local"];
 
 /// Upstream's default `--service-node-port-range`.
 const NODE_PORTS: std::ops::RangeInclusive<i64> = 30000..=32767;
@@ -60,6 +61,79 @@ fn needs_node_ports(object: &Value) -> bool {
     matches!(service_type(object), "NodePort" | "LoadBalancer")
 }
 
+/// Whether node ports are handed out on create: NodePort always, a
+/// LoadBalancer unless `allocateLoadBalancerNodePorts` is false.
+fn allocates_node_ports(object: &Value) -> bool {
+    match service_type(object) {
+        "NodePort" => true,
+        "LoadBalancer" => {
+            object.pointer("/spec/allocateLoadBalancerNodePorts") != Some(&json!(false))
+        }
+        _ => false,
+    }
+}
+
+/// Upstream `ExternallyAccessible`: reachable from outside the cluster, so
+/// `externalTrafficPolicy` applies (a ClusterIP Service only through
+/// `externalIPs`).
+fn is_externally_accessible(object: &Value) -> bool {
+    match service_type(object) {
+        "NodePort" | "LoadBalancer" => true,
+        "ClusterIP" => !array_at(object, "/spec/externalIPs").is_empty(),
+        _ => false,
+    }
+}
+
+/// Upstream `NeedsHealthCheck`: a LoadBalancer that keeps external traffic
+/// on the receiving node gets a `healthCheckNodePort`.
+fn needs_health_check(object: &Value) -> bool {
+    service_type(object) == "LoadBalancer"
+        && str_at(object, "/spec/externalTrafficPolicy") == "Local"
+}
+
+/// Upstream `validateServiceExternalTrafficPolicy`.
+fn traffic_policy_errors(object: &Value) -> Vec<FieldError> {
+    let mut errors = Vec::new();
+    let policy = str_at(object, "/spec/externalTrafficPolicy");
+    if !is_externally_accessible(object) {
+        if !policy.is_empty() {
+            errors.push(FieldError::invalid(
+                "spec.externalTrafficPolicy",
+                json!(policy),
+                "may only be set for externally-accessible services",
+            ));
+        }
+    } else if policy.is_empty() {
+        errors.push(FieldError::required("spec.externalTrafficPolicy", ""));
+    } else {
+        errors.extend(one_of(
+            object,
+            "/spec/externalTrafficPolicy",
+            "spec.externalTrafficPolicy",
+            TRAFFIC_POLICIES,
+        ));
+    }
+    let health = object
+        .pointer("/spec/healthCheckNodePort")
+        .and_then(Value::as_i64)
+        .unwrap_or(0);
+    if needs_health_check(object) {
+        if health <= 0 {
+            errors.push(FieldError::required(
+                "spec.healthCheckNodePort",
+                "must be set when externalTrafficPolicy is 'Local'",
+            ));
+        }
+    } else if health != 0 {
+        errors.push(FieldError::invalid(
+            "spec.healthCheckNodePort",
+            json!(health),
+            "may only be set when `type` is 'LoadBalancer' and `externalTrafficPolicy` is 'Local'",
+        ));
+    }
+    errors
+}
+
 fn is_headless(object: &Value) -> bool {
     str_at(object, "/spec/clusterIP") == "None"
 }
@@ -77,6 +151,7 @@ impl ServiceStrategy {
     /// allocator decides.
     fn set_defaults(&self, object: &mut Value) {
         let kind = service_type(object).to_string();
+        let accessible = is_externally_accessible(object);
         let Some(spec) = child_object(object, "spec") else {
             return;
         };
@@ -95,7 +170,7 @@ impl ServiceStrategy {
             default_field(spec, "ipFamilyPolicy", json!("SingleStack"));
             default_field(spec, "ipFamilies", json!([self.ips.family()]));
         }
-        if kind == "NodePort" || kind == "LoadBalancer" {
+        if accessible {
             default_field(spec, "externalTrafficPolicy", json!("Cluster"));
         }
         if kind == "LoadBalancer" {
@@ -223,6 +298,12 @@ impl Strategy for ServiceStrategy {
         if needs_node_ports(object) && needs_node_ports(old) {
             allocation::keep_node_ports(object, old);
         }
+        if needs_health_check(object) && needs_health_check(old) {
+            let kept = old.pointer("/spec/healthCheckNodePort").cloned();
+            if let (Some(spec), Some(kept)) = (child_object(object, "spec"), kept) {
+                default_field(spec, "healthCheckNodePort", kept);
+            }
+        }
         self.set_defaults(object);
         self.allocate_cluster_ip(object);
         self.allocate_node_ports(object);
@@ -262,6 +343,7 @@ impl Strategy for ServiceStrategy {
             }
         }
         errors.extend(port_errors(object));
+        errors.extend(traffic_policy_errors(object));
         errors.extend(self.cluster_ip_errors(object));
         errors
     }
@@ -482,6 +564,63 @@ pub(super) mod tests {
         assert!(to_external["spec"].get("clusterIP").is_none());
         assert_eq!(to_external["spec"]["internalTrafficPolicy"], "Cluster");
         assert!(s.validate_update(&to_external, &old).is_empty());
+    }
+
+    #[test]
+    fn external_traffic_policy_follows_external_access() {
+        let s = strategy();
+        let mut external = service(
+            "ext",
+            json!({"externalIPs": ["192.0.2.1"], "ports": [{"port": 80}]}),
+        );
+        s.prepare_for_create(&mut external);
+        assert_eq!(external["spec"]["externalTrafficPolicy"], "Cluster");
+        assert!(s.validate(&external).is_empty());
+        let mut internal = service(
+            "int",
+            json!({"externalTrafficPolicy": "Local", "ports": [{"port": 80}]}),
+        );
+        s.prepare_for_create(&mut internal);
+        assert_eq!(
+            messages(s.validate(&internal)),
+            vec!["spec.externalTrafficPolicy: Invalid value: \"Local\": may only be set for externally-accessible services"]
+        );
+    }
+
+    #[test]
+    fn local_load_balancers_get_a_health_check_port() {
+        let s = strategy();
+        let mut lb = service(
+            "lb",
+            json!({"type": "LoadBalancer", "externalTrafficPolicy": "Local", "ports": [{"port": 80}]}),
+        );
+        s.prepare_for_create(&mut lb);
+        let health = lb["spec"]["healthCheckNodePort"]
+            .as_i64()
+            .expect("allocated");
+        assert!(NODE_PORTS.contains(&health));
+        assert_ne!(Some(health), lb["spec"]["ports"][0]["nodePort"].as_i64());
+        assert!(s.validate(&lb).is_empty());
+
+        let mut same = lb.clone();
+        same["spec"]
+            .as_object_mut()
+            .map(|m| m.remove("healthCheckNodePort"));
+        s.prepare_for_update(&mut same, &lb);
+        assert_eq!(same["spec"]["healthCheckNodePort"], health);
+
+        let mut cluster = lb.clone();
+        cluster["spec"]["externalTrafficPolicy"] = json!("Cluster");
+        s.prepare_for_update(&mut cluster, &lb);
+        assert!(cluster["spec"].get("healthCheckNodePort").is_none());
+        assert!(s.validate_update(&cluster, &lb).is_empty());
+
+        let mut no_node_ports = service(
+            "quiet",
+            json!({"type": "LoadBalancer", "allocateLoadBalancerNodePorts": false, "ports": [{"port": 80}]}),
+        );
+        s.prepare_for_create(&mut no_node_ports);
+        assert!(no_node_ports["spec"]["ports"][0].get("nodePort").is_none());
     }
 
     #[test]
