@@ -390,6 +390,11 @@ fn refusals_name_the_field(cluster: &Cluster) {
             "The Pod \"empty\" is invalid: spec.containers: Required value",
         ),
         (
+            "bad-env",
+            format!("apiVersion: v1\nkind: Pod\nmetadata: {{name: env, namespace: {ns}}}\nspec: {{containers: [{{name: c, image: busybox, env: [{{name: \"A=B\", value: x}}]}}]}}\n"),
+            "The Pod \"env\" is invalid: spec.containers[0].env[0].name: Invalid value: \"A=B\": a valid environment variable name must consist only of printable ASCII characters other than '='",
+        ),
+        (
             "bad-key",
             format!("apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: keys, namespace: {ns}}}\ndata: {{\"bad key\": v}}\n"),
             "The ConfigMap \"keys\" is invalid: data[bad key]: Invalid value: \"bad key\": a valid config key must consist of alphanumeric characters",
