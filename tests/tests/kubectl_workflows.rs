@@ -288,6 +288,30 @@ fn create_get_and_delete_every_kind(cluster: &Cluster) {
     assert_eq!(v1_view["note"], "image pulled");
     assert_eq!(v1_view["deprecatedSource"]["component"], "kubelet");
 
+    // describe reads each kind (and, for some, its events) through typed clients.
+    for (resource, name, _, _) in NAMESPACED {
+        let described = ok(cluster, &["describe", "-n", ns, resource, name]);
+        assert!(
+            described
+                .lines()
+                .next()
+                .is_some_and(|l| l.starts_with("Name:") && l.ends_with(name)),
+            "{resource}: {described}"
+        );
+    }
+    // kubectl finds a pod's events by kind, name, namespace and uid.
+    let uid = get_json(cluster, &["-n", ns, "pod", "worker"])["metadata"]["uid"].clone();
+    let event = format!(
+        "apiVersion: v1\nkind: Event\nmetadata: {{name: worker.2, namespace: {ns}}}\ninvolvedObject: {{kind: Pod, name: worker, namespace: {ns}, uid: {uid}}}\nreason: Scheduled\nmessage: assigned to node-a\ntype: Normal\n"
+    );
+    ok_with_stdin(cluster, &["create", "-f", "-"], &event);
+    let described = ok(cluster, &["describe", "-n", ns, "pod", "worker"]);
+    assert!(described.contains("Status:       Pending"), "{described}");
+    assert!(
+        described.contains("assigned to node-a") && !described.contains("image pulled"),
+        "describe lists the events of this pod only: {described}"
+    );
+
     let deleted = ok(cluster, &["delete", "-f", &manifest, "--wait=false"]);
     assert!(
         deleted.contains("configmap \"settings\" deleted"),
@@ -296,6 +320,23 @@ fn create_get_and_delete_every_kind(cluster: &Cluster) {
     for (resource, name, _, _) in NAMESPACED {
         let missing = fails(cluster, &["get", "-n", ns, resource, name]);
         assert!(missing.contains("(NotFound)"), "{resource}: {missing}");
+    }
+
+    // Deleting a namespace empties it first, then removes it.
+    let manifest = write_file(cluster, "every-kind-again.yaml", &every_kind("doomed"));
+    ok(cluster, &["create", "-f", &manifest]);
+    let deleted = ok(cluster, &["delete", "namespace", "doomed", "--timeout=30s"]);
+    assert!(
+        deleted.contains("namespace \"doomed\" deleted"),
+        "{deleted}"
+    );
+    let gone = fails(cluster, &["get", "namespace", "doomed"]);
+    assert!(gone.contains("(NotFound)"), "{gone}");
+    for (resource, _, _, _) in NAMESPACED {
+        assert!(
+            names(cluster, &[resource, "-n", "doomed"]).is_empty(),
+            "{resource} left behind"
+        );
     }
 }
 
