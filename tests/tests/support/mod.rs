@@ -26,6 +26,7 @@ pub enum Backend {
 /// server, so the server never outlives its store).
 pub struct Cluster {
     pub server: TestServer,
+    pub backend: Backend,
     _etcd: Option<TestEtcd>,
 }
 
@@ -42,6 +43,7 @@ impl Cluster {
         match backend {
             Backend::Embedded => Cluster {
                 server: TestServer::start_with(args).await,
+                backend,
                 _etcd: None,
             },
             Backend::Etcd => {
@@ -51,6 +53,7 @@ impl Cluster {
                 all.extend_from_slice(args);
                 Cluster {
                     server: TestServer::start_with(&all).await,
+                    backend,
                     _etcd: Some(etcd),
                 }
             }
