@@ -96,14 +96,19 @@ pub fn resource_list(snapshot: &RegistrySnapshot, group: &str, version: &str) ->
             entry["categories"] = json!(r.categories);
         }
         resources.push(entry);
-        for (sub, verbs) in subresources(&r) {
-            resources.push(json!({
-                "name": format!("{}/{sub}", r.plural),
+        for sub in subresources(&r) {
+            let mut entry = json!({
+                "name": format!("{}/{}", r.plural, sub.name),
                 "singularName": "",
                 "namespaced": r.namespaced,
-                "kind": r.kind,
-                "verbs": verbs,
-            }));
+                "kind": sub.response_kind["kind"],
+                "verbs": sub.verbs,
+            });
+            if sub.response_kind["group"] != json!(r.group) {
+                entry["group"] = sub.response_kind["group"].clone();
+                entry["version"] = sub.response_kind["version"].clone();
+            }
+            resources.push(entry);
         }
     }
     let group_version = if group.is_empty() {
@@ -119,13 +124,36 @@ pub fn resource_list(snapshot: &RegistrySnapshot, group: &str, version: &str) ->
     }))
 }
 
-fn subresources(r: &ResourceDescriptor) -> Vec<(&'static str, Vec<&'static str>)> {
+/// A subresource's name, the kind it answers with, and its verbs.
+struct Subresource {
+    name: &'static str,
+    response_kind: Value,
+    verbs: Vec<&'static str>,
+}
+
+fn subresources(r: &ResourceDescriptor) -> Vec<Subresource> {
+    let own_kind = json!({ "group": r.group, "version": r.version, "kind": r.kind });
     let mut subs = Vec::new();
     if r.has_status {
-        subs.push(("status", vec!["get", "patch", "update"]));
+        subs.push(Subresource {
+            name: "status",
+            response_kind: own_kind.clone(),
+            verbs: vec!["get", "patch", "update"],
+        });
+    }
+    if r.strategy.scale().is_some() {
+        subs.push(Subresource {
+            name: "scale",
+            response_kind: json!({ "group": "autoscaling", "version": "v1", "kind": "Scale" }),
+            verbs: vec!["get", "patch", "update"],
+        });
     }
     if r.group.is_empty() && r.plural == "namespaces" {
-        subs.push(("finalize", vec!["update"]));
+        subs.push(Subresource {
+            name: "finalize",
+            response_kind: own_kind,
+            verbs: vec!["update"],
+        });
     }
     subs
 }
@@ -181,7 +209,9 @@ fn aggregated_resource(r: &ResourceDescriptor) -> Value {
     }
     let subs: Vec<Value> = subresources(r)
         .into_iter()
-        .map(|(s, verbs)| json!({ "subresource": s, "responseKind": kind, "verbs": verbs }))
+        .map(
+            |s| json!({ "subresource": s.name, "responseKind": s.response_kind, "verbs": s.verbs }),
+        )
         .collect();
     if !subs.is_empty() {
         entry["subresources"] = json!(subs);

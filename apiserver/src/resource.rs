@@ -197,10 +197,39 @@ pub trait Strategy: Send + Sync {
         None
     }
 
+    /// Where the scale subresource finds replicas and the selector; `None`
+    /// (the default) means the kind has no `/scale`.
+    fn scale(&self) -> Option<ScaleSpec> {
+        None
+    }
+
     /// Objects of this kind expire this long after their last write (events).
     fn ttl(&self) -> Option<Duration> {
         None
     }
+}
+
+/// Where a kind keeps what `/scale` shows (JSON pointers into the object).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScaleSpec {
+    /// e.g. `/spec/replicas`.
+    pub spec_replicas: String,
+    /// e.g. `/status/replicas`.
+    pub status_replicas: String,
+    /// Where the selector is, and in which form.
+    pub selector: ScaleSelector,
+}
+
+/// How a kind exposes the label selector Scale reports in `status.selector`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ScaleSelector {
+    /// None (a CRD scale subresource without labelSelectorPath).
+    None,
+    /// A `metav1.LabelSelector` object at this pointer (Deployment's
+    /// `/spec/selector`), shown in its string form.
+    LabelSelectorAt(String),
+    /// A selector string already at this pointer (a CRD's labelSelectorPath).
+    StringAt(String),
 }
 
 /// The strategy of a plain kind with no rules of its own.

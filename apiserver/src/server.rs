@@ -17,7 +17,6 @@ use crate::discovery;
 use crate::error::ApiError;
 use crate::handlers::{self, Call, Context, Query};
 use crate::negotiation;
-use crate::openapi::OpenApi;
 use crate::registry::Registry;
 use crate::request_info::RequestInfo;
 use crate::storage::{Store, StoreError};
@@ -80,9 +79,6 @@ pub struct ApiServer {
 struct ApiServerInner {
     context: Context,
     advertise_address: String,
-    /// Built in the background at start (it takes a while) and rebuilt
-    /// when the set of resources changes; readers wait for the first build.
-    openapi: tokio::sync::watch::Receiver<Option<Arc<OpenApi>>>,
 }
 
 /// The namespaces every cluster starts with.
@@ -108,7 +104,6 @@ impl ApiServer {
             inner: Arc::new(ApiServerInner {
                 context,
                 advertise_address: config.advertise_address.clone(),
-                openapi: spawn_openapi_builder(registry),
             }),
         };
         server.ensure_system_namespaces().await?;
@@ -167,14 +162,21 @@ impl ApiServer {
         B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
     {
         let (parts, body) = request.into_parts();
+        let is_head = parts.method == http::Method::HEAD;
         let body = match read_body(body, &parts).await {
             Ok(b) => b,
             Err(e) => return error_response(&e),
         };
-        match self.route(parts, body).await {
+        let response = match self.route(parts, body).await {
             Ok(response) => response,
             Err(e) => error_response(&e),
+        };
+        if is_head {
+            // HEAD answers carry the headers only; HTTP/2 refuses a body.
+            let (parts, _) = response.into_parts();
+            return http::Response::from_parts(parts, full_body(Bytes::new()));
         }
+        response
     }
 
     async fn route(
@@ -271,15 +273,7 @@ impl ApiServer {
         rest: &str,
         accept: Option<&str>,
     ) -> Result<http::Response<Body>, ApiError> {
-        let mut documents = self.inner.openapi.clone();
-        let built = documents
-            .wait_for(Option::is_some)
-            .await
-            .map_err(|_| ApiError::Unavailable("the OpenAPI documents are not available".into()))?
-            .clone()
-            .ok_or_else(|| {
-                ApiError::Unavailable("the OpenAPI documents are not available".into())
-            })?;
+        let built = self.inner.context.openapi().await?;
         let rest = rest.trim_end_matches('/');
         let bytes = match rest {
             "v2" => {
@@ -308,29 +302,6 @@ impl ApiServer {
             .body(full_body(bytes))
             .expect("static response parts are valid"))
     }
-}
-
-/// Builds the OpenAPI documents off the request path, and again whenever
-/// the registry changes.
-fn spawn_openapi_builder(
-    registry: Arc<Registry>,
-) -> tokio::sync::watch::Receiver<Option<Arc<OpenApi>>> {
-    let (tx, rx) = tokio::sync::watch::channel(None);
-    tokio::spawn(async move {
-        let resources: Vec<_> = registry
-            .snapshot()
-            .resources()
-            .iter()
-            .map(|r| (**r).clone())
-            .collect();
-        match tokio::task::spawn_blocking(move || OpenApi::build(&resources)).await {
-            Ok(built) => {
-                let _ = tx.send(Some(Arc::new(built)));
-            }
-            Err(e) => tracing::error!(error = %e, "building the OpenAPI documents failed"),
-        }
-    });
-    rx
 }
 
 impl ApiServerInner {
@@ -389,26 +360,37 @@ fn go_arch() -> &'static str {
 }
 
 /// Reads the whole body, refusing more than upstream's 3 MiB limit.
-async fn read_body<B>(body: B, parts: &http::request::Parts) -> Result<Bytes, ApiError>
+async fn read_body<B>(body: B, _parts: &http::request::Parts) -> Result<Bytes, ApiError>
 where
     B: http_body::Body<Data = Bytes>,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
     let limit = negotiation::MAX_BODY_BYTES;
-    let declared = parts
-        .headers
-        .get(http::header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<usize>().ok());
-    if declared.is_some_and(|n| n > limit) {
+    let mut body = std::pin::pin!(body);
+    let mut collected = bytes::BytesMut::new();
+    let mut seen = 0usize;
+    // An oversized body is still read (and dropped) up to a bound, so the
+    // 413 reaches clients that only read the response after sending
+    // everything; past the bound the connection is given up.
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|e| {
+            ApiError::BadRequest(format!("unable to read the request body: {}", e.into()))
+        })?;
+        let Ok(data) = frame.into_data() else {
+            continue;
+        };
+        seen += data.len();
+        if seen <= limit {
+            collected.extend_from_slice(&data);
+        } else if seen > DISCARD_LIMIT {
+            break;
+        }
+    }
+    if seen > limit {
         return Err(ApiError::TooLarge { limit });
     }
-    let limited = http_body_util::Limited::new(body, limit);
-    match limited.collect().await {
-        Ok(collected) => Ok(collected.to_bytes()),
-        Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(ApiError::TooLarge { limit }),
-        Err(e) => Err(ApiError::BadRequest(format!(
-            "unable to read the request body: {e}"
-        ))),
-    }
+    Ok(collected.freeze())
 }
+
+/// How much of an oversized body is read and dropped before giving up.
+const DISCARD_LIMIT: usize = 64 * 1024 * 1024;

@@ -288,6 +288,10 @@ impl WatchCache {
     /// Waits until the cache has seen everything the store has committed.
     pub async fn catch_up(&self, store: &dyn Store) -> Result<(), CacheError> {
         let current = store.current_revision().await?;
+        if self.revision() >= current {
+            return Ok(());
+        }
+        store.request_progress().await;
         self.wait_for(current, CATCH_UP_WAIT).await
     }
 

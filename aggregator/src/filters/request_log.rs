@@ -1,6 +1,7 @@
 //! The outermost layer: a tracing span per request (method, path, client
-//! address, and, once known, user and status code) and one info line when the response
-//! starts. Authentication records the user into this span.
+//! address, and, once known, user and status code) and one line when the
+//! response starts: debug for successes, info for 4xx, warn for 5xx.
+//! Authentication records the user into this span.
 //!
 //! For a watch the line is written when the stream begins, not when it
 //! ends; its duration is the time to the first byte.
@@ -67,7 +68,15 @@ where
                 let response = future.await?;
                 let code = response.status().as_u16();
                 record_span.record("code", code);
-                tracing::info!(latency = ?started.elapsed(), "request served");
+                // One line per request costs real throughput at tens of
+                // thousands of requests a second, so successes log at
+                // debug (RUST_LOG=debug shows them) and failures louder.
+                let latency = started.elapsed();
+                match code {
+                    500.. => tracing::warn!(?latency, "request failed"),
+                    400.. => tracing::info!(?latency, "request refused"),
+                    _ => tracing::debug!(?latency, "request served"),
+                }
                 Ok(response)
             }
             .instrument(span),

@@ -6,7 +6,7 @@ use serde_json::{json, Value};
 
 use super::pod_spec::{default_pod_spec, one_of, validate_pod_spec};
 use super::{array_at, child_object, default_field, str_at};
-use crate::resource::{age_cell, Column, Strategy, AGE_COLUMN};
+use crate::resource::{age_cell, Column, ScaleSelector, ScaleSpec, Strategy, AGE_COLUMN};
 use crate::validation::FieldError;
 
 /// apps/v1 Deployments.
@@ -230,6 +230,14 @@ fn template_errors(spec: &Value, selector: Option<&Value>) -> Vec<FieldError> {
 }
 
 impl Strategy for DeploymentStrategy {
+    fn scale(&self) -> Option<ScaleSpec> {
+        Some(ScaleSpec {
+            spec_replicas: "/spec/replicas".into(),
+            status_replicas: "/status/replicas".into(),
+            selector: ScaleSelector::LabelSelectorAt("/spec/selector".into()),
+        })
+    }
+
     fn prepare_for_create(&self, object: &mut Value) {
         set_defaults(object);
         if let Some(map) = object.as_object_mut() {

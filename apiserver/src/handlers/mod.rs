@@ -4,6 +4,7 @@
 pub mod query;
 mod read;
 mod respond;
+pub mod scale;
 mod watch;
 mod write;
 
@@ -15,6 +16,7 @@ use serde_json::Value;
 
 use crate::error::ApiError;
 use crate::negotiation::{self, Output};
+use crate::openapi::OpenApi;
 use crate::registry::Registry;
 use crate::request_info::ResourceRequest;
 use crate::resource::ResourceDescriptor;
@@ -31,16 +33,45 @@ pub struct Context {
     /// Storage key prefix, `/registry` by default.
     pub prefix: String,
     caches: Mutex<HashMap<String, Arc<WatchCache>>>,
+    /// The published OpenAPI, built on first use (it is large and slow to
+    /// build, so a server that is never asked for it never pays); writes
+    /// check built-in kinds against its schemas.
+    openapi: tokio::sync::OnceCell<Arc<OpenApi>>,
 }
 
 impl Context {
-    pub fn new(store: Arc<dyn Store>, registry: Arc<Registry>, prefix: String) -> Self {
+    pub fn new(
+        store: Arc<dyn Store>,
+        registry: Arc<Registry>,
+        prefix: String,
+    ) -> Self {
         Context {
             store,
             registry,
             prefix: prefix.trim_end_matches('/').to_string(),
             caches: Mutex::new(HashMap::new()),
+            openapi: tokio::sync::OnceCell::new(),
         }
+    }
+
+    /// The OpenAPI documents of the registry's resources, built on the
+    /// blocking pool the first time anyone needs them.
+    pub async fn openapi(&self) -> Result<Arc<OpenApi>, ApiError> {
+        self.openapi
+            .get_or_try_init(|| async {
+                let resources: Vec<ResourceDescriptor> = self
+                    .registry
+                    .snapshot()
+                    .resources()
+                    .iter()
+                    .map(|r| (**r).clone())
+                    .collect();
+                tokio::task::spawn_blocking(move || Arc::new(OpenApi::build(&resources)))
+                    .await
+                    .map_err(|e| ApiError::Internal(format!("building the OpenAPI documents failed: {e}")))
+            })
+            .await
+            .cloned()
     }
 
     /// `/registry/<storage_path>/` — every object of the resource.
@@ -119,11 +150,16 @@ pub async fn serve(ctx: &Context, call: Call) -> Result<http::Response<Body>, Ap
     match subresource.as_deref() {
         None => {}
         Some("status") if call.descriptor.has_status => {}
+        Some("scale") if call.descriptor.strategy.scale().is_some() => {}
         Some("finalize")
             if call.descriptor.plural == "namespaces" && call.descriptor.group.is_empty() => {}
         Some(_) => return Err(ApiError::UnknownPath),
     }
     let verb = call.request.verb.clone();
+    if matches!(verb.as_str(), "update" | "patch") && call.request.name.is_none() {
+        // Collections take no PUT or PATCH, as upstream routes them.
+        return Err(ApiError::MethodNotAllowed);
+    }
     let allowed = match (verb.as_str(), subresource.is_some()) {
         ("get" | "update" | "patch", true) => true,
         (_, true) => false,

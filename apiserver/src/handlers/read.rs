@@ -21,8 +21,16 @@ use crate::watch_cache::{CacheError, CachedObject};
 const CACHE_WAIT: Duration = Duration::from_secs(3);
 
 pub async fn get(ctx: &Context, call: &Call) -> Result<http::Response<super::Body>, ApiError> {
-    let value = load(ctx, &call.descriptor, call.namespace(), call.name()).await?;
-    respond::object(call, 200, &value.1)
+    let (_, object) = load(ctx, &call.descriptor, call.namespace(), call.name()).await?;
+    if call.request.subresource.as_deref() == Some("scale") {
+        let spec = call
+            .descriptor
+            .strategy
+            .scale()
+            .ok_or(ApiError::UnknownPath)?;
+        return respond::encode(call.output, 200, &super::scale::to_scale(&spec, &object));
+    }
+    respond::object(call, 200, &object)
 }
 
 /// Reads one object in the descriptor's version, with its revision.

@@ -193,9 +193,15 @@ pub fn table(
     with_columns: bool,
 ) -> Value {
     let strategy = &descriptor.strategy;
+    let own = strategy.columns();
+    // Kinds whose printer places the name elsewhere (events) list the name
+    // column themselves; everything else starts with it.
+    let leading_name = !own.iter().any(|c| c.format == "name");
     let columns: Vec<Value> = if with_columns {
-        std::iter::once(NAME_COLUMN.definition())
-            .chain(strategy.columns().iter().map(|c| c.definition()))
+        leading_name
+            .then(|| NAME_COLUMN.definition())
+            .into_iter()
+            .chain(own.iter().map(|c| c.definition()))
             .collect()
     } else {
         Vec::new()
@@ -203,7 +209,10 @@ pub fn table(
     let rows: Vec<Value> = objects
         .iter()
         .map(|object| {
-            let mut cells = vec![json!(crate::object::name(object))];
+            let mut cells = Vec::with_capacity(own.len() + 1);
+            if leading_name {
+                cells.push(json!(crate::object::name(object)));
+            }
             cells.extend(strategy.cells(object));
             let embedded = match include_object {
                 "None" => Value::Null,

@@ -63,8 +63,12 @@ pub async fn watch(ctx: &Context, call: &Call) -> Result<http::Response<Body>, A
             }
         }
         _ => {
-            if revision.is_none() {
-                let _ = cache.catch_up(ctx.store.as_ref()).await;
+            match revision {
+                None => {
+                    let _ = cache.catch_up(ctx.store.as_ref()).await;
+                }
+                Some(rv) if rv > 0 => cache.wait_for(rv, Duration::from_secs(3)).await?,
+                Some(_) => {}
             }
             cache.snapshot_and_watch(&prefix)
         }

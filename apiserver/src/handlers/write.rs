@@ -7,10 +7,12 @@ use serde_json::{json, Value};
 
 use super::read::load;
 use super::respond::{self, internal};
+use super::scale;
 use super::{Call, Context};
 use crate::error::ApiError;
 use crate::object;
 use crate::patch;
+use crate::pruning;
 use crate::resource::ResourceDescriptor;
 use crate::storage::{KeyValue, StoreError};
 use crate::validation::{self, FieldError};
@@ -218,6 +220,7 @@ pub async fn create(ctx: &Context, call: &Call) -> Result<http::Response<super::
     if let Some(answer) = descriptor.strategy.review(&object, &call.user) {
         return respond::object(call, 201, &answer);
     }
+    let warnings = unknown_fields(ctx, call, &mut object).await?;
     match (call.namespace(), object::namespace(&object)) {
         (Some(url), body) if !body.is_empty() && body != url => return Err(ApiError::BadRequest(
             "the namespace of the provided object does not match the namespace sent on the request"
@@ -265,7 +268,7 @@ pub async fn create(ctx: &Context, call: &Call) -> Result<http::Response<super::
         return Err(invalid(descriptor, &object, errors));
     }
     if call.query.dry_run {
-        return respond::object(call, 201, &object);
+        return respond::object(call, 201, &object).map(|r| with_warnings(r, &warnings));
     }
     let key = ctx.key(descriptor, call.namespace(), &name);
     let revision = match ctx
@@ -287,7 +290,64 @@ pub async fn create(ctx: &Context, call: &Call) -> Result<http::Response<super::
         Err(e) => return Err(e.into()),
     };
     object::set_meta(&mut object, "resourceVersion", json!(revision.to_string()));
-    respond::object(call, 201, &object)
+    respond::object(call, 201, &object).map(|r| with_warnings(r, &warnings))
+}
+
+/// Checks value types against the kind's schema (a wrong type is a 400, as
+/// upstream's typed decode) and drops the fields the kind does not define:
+/// `fieldValidation=Strict` refuses them; `Warn` (the default) names them
+/// in warnings; `Ignore` drops them silently.
+async fn unknown_fields(
+    ctx: &Context,
+    call: &Call,
+    object: &mut Value,
+) -> Result<Vec<String>, ApiError> {
+    let mode = call.query.field_validation.as_str();
+    if !matches!(mode, "" | "Strict" | "Warn" | "Ignore") {
+        return Err(ApiError::BadRequest(format!(
+            "fieldValidation: Unsupported value: \"{mode}\": supported values: \"Ignore\", \"Strict\", \"Warn\""
+        )));
+    }
+    let d = &call.descriptor;
+    let openapi = ctx.openapi().await?;
+    let Some(checked) = openapi.prune(&d.group, &d.version, &d.kind, object) else {
+        return Ok(Vec::new());
+    };
+    let unknown = checked.map_err(|mismatch| {
+        ApiError::BadRequest(format!(
+            "{kind} in version \"{version}\" cannot be handled as a {kind}: {mismatch}",
+            kind = d.kind,
+            version = d.version
+        ))
+    })?;
+    if unknown.is_empty() {
+        return Ok(Vec::new());
+    }
+    match mode {
+        "Strict" => Err(ApiError::BadRequest(pruning::strict_message(&unknown))),
+        "Ignore" => Ok(Vec::new()),
+        _ => Ok(unknown
+            .iter()
+            .map(|f| format!("unknown field \"{f}\""))
+            .collect()),
+    }
+}
+
+/// Adds `Warning: 299 - "..."` headers, as upstream sends warnings.
+fn with_warnings(
+    mut response: http::Response<super::Body>,
+    warnings: &[String],
+) -> http::Response<super::Body> {
+    for warning in warnings {
+        let text = format!(
+            "299 - \"{}\"",
+            warning.replace('\\', "\\\\").replace('"', "\\\"")
+        );
+        if let Ok(value) = http::HeaderValue::from_str(&text) {
+            response.headers_mut().append(http::header::WARNING, value);
+        }
+    }
+    response
 }
 
 /// What an update does to the stored object: the new object, computed from
@@ -300,11 +360,43 @@ enum Mutation<'a> {
         content_type: &'a str,
         body: &'a [u8],
     },
+    /// PUT or PATCH of the scale subresource: a new Scale (or a patch to the
+    /// current one) whose replicas go into the object.
+    Scale(Box<Mutation<'a>>),
+}
+
+impl Mutation<'_> {
+    /// The object the client asks for, given the current one.
+    fn apply(&self, call: &Call, current: &Value) -> Result<Value, ApiError> {
+        match self {
+            Mutation::Replace(object) => Ok(object.clone()),
+            Mutation::Patch { content_type, body } => patch::apply(content_type, current, body),
+            Mutation::Scale(change) => {
+                let spec = call
+                    .descriptor
+                    .strategy
+                    .scale()
+                    .ok_or(ApiError::UnknownPath)?;
+                let current_scale = scale::to_scale(&spec, current);
+                let wanted = change.apply(call, &current_scale)?;
+                scale::apply_scale(&spec, current, &wanted)
+            }
+        }
+    }
 }
 
 pub async fn update(ctx: &Context, call: &Call) -> Result<http::Response<super::Body>, ApiError> {
     let descriptor = &call.descriptor;
     let mut object = call.decode_body()?;
+    if call.request.subresource.as_deref() == Some("scale") {
+        let (object, warnings) = apply_update(
+            ctx,
+            call,
+            Mutation::Scale(Box::new(Mutation::Replace(object))),
+        )
+        .await?;
+        return respond_scale(call, &object, &warnings);
+    }
     check_type(descriptor, &mut object)?;
     let body_name = object::name(&object);
     if !body_name.is_empty() && body_name != call.name() {
@@ -321,7 +413,8 @@ pub async fn update(ctx: &Context, call: &Call) -> Result<http::Response<super::
             ));
         }
     }
-    apply_update(ctx, call, Mutation::Replace(object)).await
+    let (object, warnings) = apply_update(ctx, call, Mutation::Replace(object)).await?;
+    respond::object(call, 200, &object).map(|r| with_warnings(r, &warnings))
 }
 
 pub async fn patch(ctx: &Context, call: &Call) -> Result<http::Response<super::Body>, ApiError> {
@@ -331,30 +424,47 @@ pub async fn patch(ctx: &Context, call: &Call) -> Result<http::Response<super::B
         .map(|c| c.split(';').next().unwrap_or_default().trim().to_string())
         .unwrap_or_default();
     let body = call.body.clone();
-    apply_update(
-        ctx,
-        call,
-        Mutation::Patch {
-            content_type: &content_type,
-            body: &body,
-        },
-    )
-    .await
+    let patch = Mutation::Patch {
+        content_type: &content_type,
+        body: &body,
+    };
+    if call.request.subresource.as_deref() == Some("scale") {
+        let (object, warnings) = apply_update(ctx, call, Mutation::Scale(Box::new(patch))).await?;
+        return respond_scale(call, &object, &warnings);
+    }
+    let (object, warnings) = apply_update(ctx, call, patch).await?;
+    respond::object(call, 200, &object).map(|r| with_warnings(r, &warnings))
+}
+
+fn respond_scale(
+    call: &Call,
+    object: &Value,
+    warnings: &[String],
+) -> Result<http::Response<super::Body>, ApiError> {
+    let spec = call
+        .descriptor
+        .strategy
+        .scale()
+        .ok_or(ApiError::UnknownPath)?;
+    respond::encode(call.output, 200, &scale::to_scale(&spec, object))
+        .map(|r| with_warnings(r, warnings))
 }
 
 /// Reads, mutates, prepares, validates and compare-and-swaps, retrying a lost
-/// race unless the client pinned a resourceVersion.
+/// race unless the client pinned a resourceVersion. Returns the object as
+/// stored (or as it would be, for a dry run) and any warnings.
 async fn apply_update(
     ctx: &Context,
     call: &Call,
     mutation: Mutation<'_>,
-) -> Result<http::Response<super::Body>, ApiError> {
+) -> Result<(Value, Vec<String>), ApiError> {
     let descriptor = &call.descriptor;
     for _ in 0..MAX_RETRIES {
         let (kv, current) = load(ctx, descriptor, call.namespace(), call.name()).await?;
-        let mut object = match &mutation {
-            Mutation::Replace(object) => object.clone(),
-            Mutation::Patch { content_type, body } => patch::apply(content_type, &current, body)?,
+        let mut object = mutation.apply(call, &current)?;
+        let warnings = match mutation {
+            Mutation::Scale(_) => Vec::new(),
+            _ => unknown_fields(ctx, call, &mut object).await?,
         };
         check_type(descriptor, &mut object)?;
         let requested_rv = object::resource_version(&object).to_string();
@@ -363,11 +473,11 @@ async fn apply_update(
         }
         let object = prepare_update(call, object, &current)?;
         if call.query.dry_run {
-            return respond::object(call, 200, &object);
+            return Ok((object, warnings));
         }
         match persist(ctx, call, &kv, &current, object).await {
             Err(ApiError::Conflict { .. }) if requested_rv.is_empty() => continue,
-            other => return other,
+            other => return other.map(|object| (object, warnings)),
         }
     }
     Err(store_conflict(descriptor, call.name()))
@@ -459,13 +569,13 @@ async fn persist(
     kv: &KeyValue,
     current: &Value,
     mut object: Value,
-) -> Result<http::Response<super::Body>, ApiError> {
+) -> Result<Value, ApiError> {
     let descriptor = &call.descriptor;
     if object::is_deleting(&object) && object::finalizers(&object).is_empty() {
         return match ctx.store.delete(&kv.key, kv.mod_revision).await {
             Ok((revision, _)) => {
                 object::set_meta(&mut object, "resourceVersion", json!(revision.to_string()));
-                respond::object(call, 200, &object)
+                Ok(object)
             }
             Err(StoreError::Conflict { .. }) => Err(store_conflict(descriptor, call.name())),
             Err(StoreError::NotFound { .. }) => Err(ApiError::not_found(
@@ -483,7 +593,7 @@ async fn persist(
     );
     if &unchanged == current {
         // Upstream skips writes that change nothing; the version stays.
-        return respond::object(call, 200, current);
+        return Ok(current.clone());
     }
     match ctx
         .store
@@ -492,7 +602,7 @@ async fn persist(
     {
         Ok(revision) => {
             object::set_meta(&mut object, "resourceVersion", json!(revision.to_string()));
-            respond::object(call, 200, &object)
+            Ok(object)
         }
         Err(StoreError::Conflict { .. }) => Err(store_conflict(descriptor, call.name())),
         Err(StoreError::NotFound { .. }) => Err(ApiError::not_found(

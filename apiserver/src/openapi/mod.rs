@@ -52,6 +52,11 @@ impl Document {
 
 /// The published OpenAPI of one set of resources.
 pub struct OpenApi {
+    /// The definition pool, for pruning unknown fields of built-in kinds.
+    schemas: crate::pruning::Definitions,
+    /// (group, version, kind) -> definition name, for kinds whose schema
+    /// is complete (built-in ones; permissive schemas prune nothing).
+    complete_kinds: std::collections::HashMap<(String, String, String), String>,
     v3_index: Bytes,
     /// Keyed by `api/v1`, `apis/apps/v1`.
     v3: BTreeMap<String, Document>,
@@ -105,7 +110,27 @@ impl OpenApi {
             "paths": v2_paths,
             "definitions": definitions.v2_schemas(),
         });
+        let complete_kinds = kinds
+            .iter()
+            .filter(|k| k.is_builtin)
+            .map(|k| {
+                let d = &k.descriptor;
+                (
+                    (d.group.clone(), d.version.clone(), d.kind.clone()),
+                    k.definition.clone(),
+                )
+            })
+            .collect();
         OpenApi {
+            schemas: definitions
+                .v2_schemas()
+                .into_iter()
+                .map(|(name, mut schema)| {
+                    strip_descriptions(&mut schema);
+                    (name, schema)
+                })
+                .collect(),
+            complete_kinds,
             v3_index: Document::new(&json!({ "paths": index })).bytes,
             v3,
             v2: Document::new(&v2).bytes,
@@ -128,6 +153,25 @@ impl OpenApi {
         self.v3.get(path).map(|document| document.hash.as_str())
     }
 
+    /// Removes the fields a built-in kind does not define and returns their
+    /// paths, or the first value of the wrong type; `None` when the kind's
+    /// schema is not complete enough to check against.
+    pub fn prune(
+        &self,
+        group: &str,
+        version: &str,
+        kind: &str,
+        object: &mut Value,
+    ) -> Option<Result<Vec<String>, crate::pruning::TypeMismatch>> {
+        let name =
+            self.complete_kinds
+                .get(&(group.to_string(), version.to_string(), kind.to_string()))?;
+        self.schemas.get(name)?;
+        // Through a reference, so errors name the root struct as Go does.
+        let root = json!({ "$ref": format!("#/definitions/{name}") });
+        Some(crate::pruning::prune(&self.schemas, &root, object))
+    }
+
     /// `/openapi/v2` as JSON. kubectl 1.32 asks for this document only as
     /// protobuf (`application/com.github.proto-openapi.spec.v2@v1.0+protobuf`),
     /// which is not built: answer such a request 406. kubectl then uses the
@@ -135,6 +179,29 @@ impl OpenApi {
     /// `kubectl explain --output plaintext-openapiv2`.
     pub fn v2(&self) -> Bytes {
         self.v2.clone()
+    }
+}
+
+/// Descriptions are most of a schema's bytes and pruning never reads them;
+/// the published documents keep theirs.
+fn strip_descriptions(schema: &mut Value) {
+    match schema {
+        Value::Object(map) => {
+            map.remove("description");
+            for (key, child) in map.iter_mut() {
+                // `properties` maps field names to schemas: a field named
+                // "description" is a schema, not a description.
+                if key == "properties" {
+                    if let Value::Object(fields) = child {
+                        fields.values_mut().for_each(strip_descriptions);
+                    }
+                } else {
+                    strip_descriptions(child);
+                }
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(strip_descriptions),
+        _ => {}
     }
 }
 

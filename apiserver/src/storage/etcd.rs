@@ -55,6 +55,8 @@ pub struct EtcdStore {
     /// or from etcd's reports; etcd has no request that returns it.
     compacted: Arc<AtomicI64>,
     leases: Arc<LeaseReuse>,
+    /// Wakes every open watch to ask etcd for a progress notice.
+    progress: Arc<tokio::sync::Notify>,
 }
 
 /// Shares one etcd lease among keys created with a TTL close together, as
@@ -228,6 +230,7 @@ impl EtcdStore {
             home_key: home_key.to_string(),
             compacted: Arc::new(AtomicI64::new(0)),
             leases: Arc::default(),
+            progress: Arc::default(),
         })
     }
 
@@ -508,6 +511,7 @@ impl Store for EtcdStore {
             tx,
             after: revision,
             compacted: self.compacted.clone(),
+            progress: self.progress.clone(),
         };
         tokio::spawn(forward.run());
         Ok(rx)
@@ -540,6 +544,10 @@ impl Store for EtcdStore {
     async fn compacted_revision(&self) -> Result<Revision, StoreError> {
         Ok(self.compacted.load(Ordering::Acquire))
     }
+
+    async fn request_progress(&self) {
+        self.progress.notify_waiters();
+    }
 }
 
 /// Moves one etcd watch into a [`WatchStream`] until either side ends.
@@ -549,6 +557,7 @@ struct Forward {
     /// Changes at or before this revision were asked to be skipped.
     after: Revision,
     compacted: Arc<AtomicI64>,
+    progress: Arc<tokio::sync::Notify>,
 }
 
 impl Forward {
@@ -558,6 +567,11 @@ impl Forward {
         loop {
             let message = tokio::select! {
                 _ = self.tx.closed() => return,
+                _ = self.progress.notified() => {
+                    // The answer arrives as an event-less response below.
+                    let _ = self.watch.request_progress().await;
+                    continue;
+                }
                 message = self.watch.message() => message,
             };
             let response = match message {
@@ -591,6 +605,25 @@ impl Forward {
                 self.fail(StoreError::Unavailable(reason)).await;
                 return;
             }
+            if response.created() {
+                // The header of the creation response is the store's head,
+                // not progress: older changes may still be on their way.
+                continue;
+            }
+            if response.events().is_empty() {
+                // A progress notice (etcd sends them only to synced
+                // watchers): nothing under the prefix changed up to the
+                // header's revision. Advisory, so dropped when full.
+                if let Some(header) = response.header() {
+                    if header.revision() > self.after {
+                        self.after = header.revision();
+                        let _ = self.tx.try_send(Ok(Change::Progress {
+                            revision: header.revision(),
+                        }));
+                    }
+                }
+                continue;
+            }
             for event in response.events() {
                 let change = match convert_event(event) {
                     Ok(change) => change,
@@ -602,6 +635,7 @@ impl Forward {
                 if change.revision() <= self.after {
                     continue;
                 }
+                self.after = change.revision();
                 if self.tx.send(Ok(change)).await.is_err() {
                     return;
                 }

@@ -177,4 +177,9 @@ pub trait Store: Send + Sync + 'static {
 
     /// The revision of the last compaction (0 if none).
     async fn compacted_revision(&self) -> Result<Revision, StoreError>;
+
+    /// Asks open watches to send a [`Change::Progress`] soon, so a watcher
+    /// can tell it has seen everything up to the store's current revision.
+    /// Backends that send progress with every commit need do nothing.
+    async fn request_progress(&self) {}
 }
