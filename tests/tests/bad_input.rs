@@ -525,7 +525,6 @@ async fn mismatches_and_conflicts(server: &TestServer) {
 /// Upstream decodes built-in kinds into their Go types: a field of the
 /// wrong type is a 400 BadRequest and nothing is stored.
 #[tokio::test]
-#[ignore = "server bug outside builtin/: JSON bodies of built-in kinds are stored without checking field types"]
 async fn a_field_of_the_wrong_type_is_a_bad_request() {
     let cluster = Cluster::start(Backend::Embedded, &[]).await;
     ok(&cluster, &["create", "namespace", "bad"]);
@@ -562,7 +561,6 @@ async fn a_field_of_the_wrong_type_is_a_bad_request() {
 /// Unknown fields: `fieldValidation=Strict` (kubectl's default) refuses
 /// them with 400; otherwise they are dropped, never stored.
 #[tokio::test]
-#[ignore = "server bug outside builtin/: unknown fields of built-in kinds are stored and fieldValidation=Strict is ignored"]
 async fn unknown_fields_are_refused_or_dropped() {
     let cluster = Cluster::start(Backend::Embedded, &[]).await;
     ok(&cluster, &["create", "namespace", "bad"]);
@@ -603,7 +601,6 @@ async fn unknown_fields_are_refused_or_dropped() {
 
 /// A PUT on a collection path has no route upstream: 405.
 #[tokio::test]
-#[ignore = "server bug outside builtin/: PUT on a collection is taken as an update of the name \"\" (400 name mismatch, or 404), not 405"]
 async fn put_on_a_collection_is_method_not_allowed() {
     let cluster = Cluster::start(Backend::Embedded, &[]).await;
     ok(&cluster, &["create", "namespace", "bad"]);
@@ -616,7 +613,6 @@ async fn put_on_a_collection_is_method_not_allowed() {
 /// server drains or half-closes (lingering close) before closing, so the
 /// response is not lost to a TCP reset.
 #[tokio::test]
-#[ignore = "server bug outside builtin/: over HTTP/1.1 a body over 3 MiB gets the connection closed under the client (hyper: error writing a body to connection), the 413 is lost"]
 async fn an_oversized_body_over_http1_still_gets_413() {
     let cluster = Cluster::start(Backend::Embedded, &[]).await;
     ok(&cluster, &["create", "namespace", "bad"]);

@@ -541,7 +541,6 @@ regarding: {{kind: Deployment, name: web, namespace: {ns}}}
 /// Upstream's event table has no NAME column first: `kubectl get events`
 /// prints LAST SEEN TYPE REASON OBJECT MESSAGE (NAME only with -o wide, last).
 #[tokio::test]
-#[ignore = "server bug in handlers/respond.rs: every Table gets a leading Name column, events too"]
 async fn event_table_starts_with_last_seen() {
     let cluster = Cluster::start(Backend::Embedded, &[]).await;
     create(
