@@ -395,6 +395,16 @@ fn refusals_name_the_field(cluster: &Cluster) {
             "The Pod \"env\" is invalid: spec.containers[0].env[0].name: Invalid value: \"A=B\": a valid environment variable name must consist only of printable ASCII characters other than '='",
         ),
         (
+            "bad-endpoints",
+            format!("apiVersion: v1\nkind: Endpoints\nmetadata: {{name: e, namespace: {ns}}}\nsubsets: [{{addresses: [{{ip: 127.0.0.1}}], ports: [{{port: 80}}]}}]\n"),
+            "The Endpoints \"e\" is invalid: subsets[0].addresses[0].ip: Invalid value: \"127.0.0.1\": may not be in the loopback range (127.0.0.0/8, ::1/128)",
+        ),
+        (
+            "bad-slice-address",
+            format!("apiVersion: discovery.k8s.io/v1\nkind: EndpointSlice\nmetadata: {{name: a, namespace: {ns}}}\naddressType: IPv4\nendpoints: [{{addresses: [300.1.1.1]}}]\n"),
+            "The EndpointSlice \"a\" is invalid: endpoints[0].addresses[0]: Invalid value: \"300.1.1.1\": must be a valid IPv4 address",
+        ),
+        (
             "bad-key",
             format!("apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: keys, namespace: {ns}}}\ndata: {{\"bad key\": v}}\n"),
             "The ConfigMap \"keys\" is invalid: data[bad key]: Invalid value: \"bad key\": a valid config key must consist of alphanumeric characters",
