@@ -1055,8 +1055,16 @@ fn watch_reports_each_change(cluster: &Cluster) {
         "{text}"
     );
 
-    // A label-selected watch on deployments sees only its objects; a
-    // change of label out of the selection is a DELETED.
+    // A label-selected watch on deployments sees only its objects: a label
+    // change into the selection is an ADDED, out of it a DELETED.
+    ok(
+        cluster,
+        &["create", "deployment", "-n", ns, "early", "--image=nginx"],
+    );
+    ok(
+        cluster,
+        &["label", "-n", ns, "deploy", "early", "watched=yes"],
+    );
     let selected = Watch::start(
         cluster,
         "deploy",
@@ -1067,7 +1075,6 @@ fn watch_reports_each_change(cluster: &Cluster) {
             "-l",
             "watched=yes",
             "--output-watch-events",
-            "--watch-only",
         ],
     );
     ok(
@@ -1108,9 +1115,16 @@ fn watch_reports_each_change(cluster: &Cluster) {
     );
     let text = selected.wait_for(|line| line.starts_with("DELETED"));
     let events = watch_events(&text);
-    let kinds: Vec<&str> = events.iter().map(|(kind, _)| kind.as_str()).collect();
-    assert_eq!(kinds, ["ADDED", "MODIFIED", "DELETED"], "{text}");
-    assert!(events.iter().all(|(_, name)| name == "mine"), "{text}");
+    let expected: Vec<(String, String)> = [
+        ("ADDED", "early"),
+        ("ADDED", "mine"),
+        ("MODIFIED", "mine"),
+        ("DELETED", "mine"),
+    ]
+    .iter()
+    .map(|(a, b)| (a.to_string(), b.to_string()))
+    .collect();
+    assert_eq!(events, expected, "{text}");
 }
 
 fn server_dry_runs_store_nothing(cluster: &Cluster) {

@@ -227,9 +227,9 @@ pub struct Watch {
 }
 
 impl Watch {
-    /// Starts `kubectl get -w ARGS`; returns once the watch is established
-    /// (kubectl has printed the initial list or at least its header, or
-    /// half a second has passed for `--watch-only`).
+    /// Starts `kubectl get -w ARGS` and returns once kubectl has printed the
+    /// initial list (give it one object to list): the watch then continues
+    /// from that list's resourceVersion, so nothing done after is missed.
     pub fn start(server: &TestServer, name: &str, args: &[&str]) -> Watch {
         let path = server.dir().join(format!("{name}.watch"));
         let out = std::fs::File::create(&path).expect("watch output file");
@@ -241,7 +241,7 @@ impl Watch {
             .spawn()
             .expect("kubectl get -w starts");
         let watch = Watch { child, path };
-        std::thread::sleep(Duration::from_millis(700));
+        watch.wait_for(|line| !line.trim().is_empty());
         watch
     }
 
