@@ -437,6 +437,57 @@ spec:
         "apply keeps the ClusterIP"
     );
 
+    // A Deployment: a removed container, env var, port and annotation go;
+    // the rest of each list stays (strategic merge with kubectl's
+    // `$setElementOrder` and deletion directives).
+    let deployment = format!(
+        r#"apiVersion: apps/v1
+kind: Deployment
+metadata: {{name: app, namespace: {ns}, annotations: {{team: a, drop: me}}}}
+spec:
+  replicas: 2
+  selector: {{matchLabels: {{app: app}}}}
+  template:
+    metadata: {{labels: {{app: app}}}}
+    spec:
+      containers:
+      - name: web
+        image: nginx:1.25
+        env: [{{name: KEEP, value: "1"}}, {{name: DROP, value: "2"}}]
+        ports: [{{containerPort: 80}}, {{containerPort: 9090}}]
+      - name: side
+        image: envoy:1.0
+"#
+    );
+    ok_with_stdin(cluster, &["apply", "-f", "-"], &deployment);
+    let trimmed = deployment
+        .replace("replicas: 2", "replicas: 4")
+        .replace(", drop: me", "")
+        .replace(", {name: DROP, value: \"2\"}", "")
+        .replace(", {containerPort: 9090}", "")
+        .replace("      - name: side\n        image: envoy:1.0\n", "");
+    ok_with_stdin(cluster, &["apply", "-f", "-"], &trimmed);
+    let app = get_json(cluster, &["-n", ns, "deploy", "app"]);
+    assert_eq!(app["spec"]["replicas"], 4);
+    assert!(
+        app["metadata"]["annotations"].get("drop").is_none(),
+        "{app}"
+    );
+    assert_eq!(app["metadata"]["annotations"]["team"], "a");
+    let containers = app["spec"]["template"]["spec"]["containers"]
+        .as_array()
+        .expect("containers");
+    assert_eq!(containers.len(), 1, "{app}");
+    assert_eq!(
+        containers[0]["env"],
+        serde_json::json!([{"name": "KEEP", "value": "1"}])
+    );
+    assert_eq!(
+        containers[0]["ports"],
+        serde_json::json!([{"containerPort": 80, "protocol": "TCP"}])
+    );
+    assert_eq!(app["metadata"]["generation"], 2);
+
     let unchanged = ok_with_stdin(cluster, &["apply", "-f", "-"], &second);
     assert!(
         unchanged.contains("configmap/conf unchanged"),
