@@ -6,8 +6,9 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use base64::Engine;
 use bytes::Bytes;
-use http_body_util::{BodyExt, Empty};
+use http_body_util::{BodyExt, Empty, Full};
 use hyper_util::rt::TokioIo;
 use tempfile::TempDir;
 use tokio::net::TcpStream;
@@ -107,6 +108,75 @@ impl TestEtcd {
             .map_err(|e| e.to_string())?
             .to_bytes();
         Ok(String::from_utf8_lossy(&body).into_owned())
+    }
+
+    /// A JSON POST to etcd's gRPC gateway (`/v3/...`), answering JSON.
+    async fn post(
+        &self,
+        path: &str,
+        body: &serde_json::Value,
+    ) -> Result<serde_json::Value, String> {
+        let tcp = TcpStream::connect(("127.0.0.1", self.client_port))
+            .await
+            .map_err(|e| e.to_string())?;
+        let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(tcp))
+            .await
+            .map_err(|e| e.to_string())?;
+        tokio::spawn(connection);
+        let request = http::Request::post(path)
+            .header(
+                http::header::HOST,
+                format!("127.0.0.1:{}", self.client_port),
+            )
+            .header(http::header::CONTENT_TYPE, "application/json")
+            .body(Full::new(Bytes::from(body.to_string())))
+            .map_err(|e| e.to_string())?;
+        let response = sender
+            .send_request(request)
+            .await
+            .map_err(|e| e.to_string())?;
+        let status = response.status();
+        let bytes = response
+            .into_body()
+            .collect()
+            .await
+            .map_err(|e| e.to_string())?
+            .to_bytes();
+        if !status.is_success() {
+            return Err(format!(
+                "{path}: {status} {}",
+                String::from_utf8_lossy(&bytes)
+            ));
+        }
+        serde_json::from_slice(&bytes).map_err(|e| e.to_string())
+    }
+
+    /// The revision etcd last wrote `key` at (its `mod_revision`), or None
+    /// when the key does not exist.
+    pub async fn mod_revision(&self, key: &str) -> Option<u64> {
+        let base64 = base64::engine::general_purpose::STANDARD;
+        let answer = self
+            .post(
+                "/v3/kv/range",
+                &serde_json::json!({ "key": base64.encode(key) }),
+            )
+            .await
+            .unwrap_or_else(|e| panic!("etcd range {key}: {e}"));
+        // The gateway writes 64-bit integers as strings.
+        answer["kvs"][0]["mod_revision"]
+            .as_str()
+            .and_then(|revision| revision.parse().ok())
+    }
+
+    /// Compacts etcd's history up to `revision`, as the API server's
+    /// periodic compaction does; older revisions can no longer be read.
+    pub async fn compact(&self, revision: u64) {
+        self.post(
+            "/v3/kv/compaction",
+            &serde_json::json!({ "revision": revision.to_string(), "physical": true }),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("etcd compaction at {revision}: {e}"));
     }
 
     /// The client URL, for `--etcd-servers`.

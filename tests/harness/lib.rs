@@ -11,6 +11,7 @@
 //! It is found at `$KUBE_APISERVER_BIN`, else `$CARGO_TARGET_DIR/debug/`,
 //! else `target/debug/` of this workspace.
 
+mod backend;
 mod etcd;
 mod raw;
 
@@ -22,8 +23,9 @@ use std::time::{Duration, Instant};
 
 use tempfile::TempDir;
 
+pub use backend::{Backend, Cluster};
 pub use etcd::TestEtcd;
-pub use raw::{Credentials, Protocol, RawRequest, RawResponse};
+pub use raw::{Credentials, Protocol, RawRequest, RawResponse, RawStream, StreamItem};
 
 /// How long a start may take before the test fails. The server's own
 /// target is far lower; this only has to survive a loaded CI machine.
@@ -262,6 +264,33 @@ impl TestServer {
         self.send(RawRequest::get(path).credentials(credentials))
             .await
             .unwrap_or_else(|e| panic!("GET {path}: {e}\nserver log:\n{}", self.log()))
+    }
+
+    /// Sends one raw HTTPS request; panics, with the server log, when no
+    /// response comes back.
+    pub async fn call(&self, request: RawRequest) -> RawResponse {
+        let what = format!("{} {}", request.method, request.path);
+        self.send(request)
+            .await
+            .unwrap_or_else(|e| panic!("{what}: {e}\nserver log:\n{}", self.log()))
+    }
+
+    /// Sends one raw HTTPS request and returns as soon as the response head
+    /// arrives, with the body left streaming (for watches).
+    pub async fn stream(&self, request: RawRequest) -> RawStream {
+        let what = format!("{} {}", request.method, request.path);
+        raw::stream(self, request)
+            .await
+            .unwrap_or_else(|e| panic!("{what}: {e}\nserver log:\n{}", self.log()))
+    }
+
+    /// Kills the server with SIGKILL, as a crash or power cut would, and
+    /// waits for it to be gone. [`TestServer::restart`] starts it again.
+    pub fn kill_hard(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
     }
 
     /// Stops the server with SIGTERM (SIGKILL after 10 s) and returns how

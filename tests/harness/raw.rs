@@ -46,18 +46,44 @@ pub struct RawRequest {
     pub protocol: Protocol,
     pub body: Vec<u8>,
     pub content_type: Option<String>,
+    /// More headers, e.g. `Accept`.
+    pub headers: Vec<(String, String)>,
 }
 
 impl RawRequest {
     pub fn get(path: &str) -> RawRequest {
+        RawRequest::new(http::Method::GET, path)
+    }
+
+    /// A request with this method and path, as the admin, with no body.
+    pub fn new(method: http::Method, path: &str) -> RawRequest {
         RawRequest {
-            method: http::Method::GET,
+            method,
             path: path.to_string(),
             credentials: Credentials::Admin,
             protocol: Protocol::Negotiate,
             body: Vec::new(),
             content_type: None,
+            headers: Vec::new(),
         }
+    }
+
+    /// Sets a JSON body and `Content-Type: application/json`.
+    pub fn json(self, body: &serde_json::Value) -> RawRequest {
+        self.body_with_type(body.to_string().into_bytes(), "application/json")
+    }
+
+    /// Sets the body and its `Content-Type`.
+    pub fn body_with_type(mut self, body: Vec<u8>, content_type: &str) -> RawRequest {
+        self.body = body;
+        self.content_type = Some(content_type.to_string());
+        self
+    }
+
+    /// Adds a header.
+    pub fn header(mut self, name: &str, value: &str) -> RawRequest {
+        self.headers.push((name.to_string(), value.to_string()));
+        self
     }
 
     pub fn credentials(mut self, credentials: Credentials) -> RawRequest {
@@ -89,6 +115,31 @@ impl RawResponse {
                 String::from_utf8_lossy(&self.body)
             )
         })
+    }
+
+    /// Asserts the HTTP status code and returns the body as JSON.
+    #[track_caller]
+    pub fn expect(&self, code: u16) -> serde_json::Value {
+        assert_eq!(
+            self.status,
+            code,
+            "unexpected HTTP status; body: {}",
+            String::from_utf8_lossy(&self.body)
+        );
+        self.json()
+    }
+
+    /// Asserts the response is a failure `Status` with this code and
+    /// reason, as upstream sends, and returns it.
+    #[track_caller]
+    pub fn expect_failure(&self, code: u16, reason: &str) -> serde_json::Value {
+        let status = self.expect(code);
+        assert_eq!(status["kind"], "Status", "{status}");
+        assert_eq!(status["apiVersion"], "v1", "{status}");
+        assert_eq!(status["status"], "Failure", "{status}");
+        assert_eq!(status["code"], code, "{status}");
+        assert_eq!(status["reason"], reason, "{status}");
+        status
     }
 }
 
@@ -135,7 +186,12 @@ fn client_config(
     Ok(config)
 }
 
-pub(crate) async fn send(server: &TestServer, request: RawRequest) -> Result<RawResponse, String> {
+/// Connects, sends the request and returns the response head with its
+/// body still streaming.
+async fn open(
+    server: &TestServer,
+    request: RawRequest,
+) -> Result<http::Response<hyper::body::Incoming>, String> {
     let config = client_config(server, &request.credentials, request.protocol)?;
     let tcp = TcpStream::connect(server.address())
         .await
@@ -156,6 +212,9 @@ pub(crate) async fn send(server: &TestServer, request: RawRequest) -> Result<Raw
     if let Some(content_type) = &request.content_type {
         builder = builder.header(http::header::CONTENT_TYPE, content_type);
     }
+    for (name, value) in &request.headers {
+        builder = builder.header(name.as_str(), value.as_str());
+    }
     if !is_h2 {
         builder = builder.header(http::header::HOST, server.address());
     }
@@ -164,7 +223,7 @@ pub(crate) async fn send(server: &TestServer, request: RawRequest) -> Result<Raw
         .map_err(|e| e.to_string())?;
 
     let io = TokioIo::new(tls);
-    let response = if is_h2 {
+    if is_h2 {
         let (mut sender, connection) =
             hyper::client::conn::http2::handshake(TokioExecutor::new(), io)
                 .await
@@ -178,8 +237,11 @@ pub(crate) async fn send(server: &TestServer, request: RawRequest) -> Result<Raw
         tokio::spawn(connection);
         sender.send_request(http_request).await
     }
-    .map_err(|e| format!("sending the request: {e}"))?;
+    .map_err(|e| format!("sending the request: {e}"))
+}
 
+pub(crate) async fn send(server: &TestServer, request: RawRequest) -> Result<RawResponse, String> {
+    let response = open(server, request).await?;
     let status = response.status().as_u16();
     let version = response.version();
     let headers = response.headers().clone();
@@ -194,5 +256,81 @@ pub(crate) async fn send(server: &TestServer, request: RawRequest) -> Result<Raw
         version,
         headers,
         body,
+    })
+}
+
+/// A response whose body is read as it arrives, one JSON document per
+/// line: a watch.
+pub struct RawStream {
+    pub status: u16,
+    pub headers: http::HeaderMap,
+    body: hyper::body::Incoming,
+    pending: Vec<u8>,
+    is_finished: bool,
+}
+
+/// What [`RawStream::next_json`] found.
+#[derive(Debug)]
+pub enum StreamItem {
+    /// One complete JSON document.
+    Json(serde_json::Value),
+    /// The server ended the body.
+    End,
+    /// Nothing arrived in time; the stream is still open.
+    Timeout,
+}
+
+impl RawStream {
+    /// The next newline-terminated JSON document, waiting at most `wait`.
+    pub async fn next_json(&mut self, wait: std::time::Duration) -> StreamItem {
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            if let Some(end) = self.pending.iter().position(|b| *b == b'\n') {
+                let line: Vec<u8> = self.pending.drain(..=end).collect();
+                if line.iter().all(u8::is_ascii_whitespace) {
+                    continue;
+                }
+                return StreamItem::Json(serde_json::from_slice(&line).unwrap_or_else(|e| {
+                    panic!(
+                        "watch line is not JSON ({e}): {}",
+                        String::from_utf8_lossy(&line)
+                    )
+                }));
+            }
+            if self.is_finished {
+                if self.pending.iter().all(u8::is_ascii_whitespace) {
+                    return StreamItem::End;
+                }
+                let rest = std::mem::take(&mut self.pending);
+                return StreamItem::Json(serde_json::from_slice(&rest).unwrap_or_else(|e| {
+                    panic!(
+                        "last watch line is not JSON ({e}): {}",
+                        String::from_utf8_lossy(&rest)
+                    )
+                }));
+            }
+            match tokio::time::timeout_at(deadline, self.body.frame()).await {
+                Err(_) => return StreamItem::Timeout,
+                Ok(None) | Ok(Some(Err(_))) => self.is_finished = true,
+                Ok(Some(Ok(frame))) => {
+                    if let Ok(data) = frame.into_data() {
+                        self.pending.extend_from_slice(&data);
+                    }
+                }
+            }
+        }
+    }
+}
+
+pub(crate) async fn stream(server: &TestServer, request: RawRequest) -> Result<RawStream, String> {
+    let response = open(server, request).await?;
+    let status = response.status().as_u16();
+    let headers = response.headers().clone();
+    Ok(RawStream {
+        status,
+        headers,
+        body: response.into_body(),
+        pending: Vec::new(),
+        is_finished: false,
     })
 }

@@ -3,9 +3,9 @@
 //! (client-side, three-way), edit, replace, label, annotate, the three
 //! patch types, delete, selectors, pagination, watch and server dry runs.
 //!
-//! The workflows that touch storage run on both backends: each `#[tokio::test]`
-//! pair below calls one body with the embedded store and with etcd. One
-//! server per body; every check inside works in a namespace of its own.
+//! The workflows that touch storage run on both backends (the harness's
+//! `on_each_backend!`). One server per body; every check inside works in a
+//! namespace of its own.
 
 mod support;
 
@@ -135,35 +135,14 @@ const NAMESPACED: &[(&str, &str, &str, &str)] = &[
     ),
 ];
 
-/// Declares one test per backend that runs `body` against a fresh server.
-macro_rules! on_both_backends {
-    ($body:ident) => {
-        mod $body {
-            use super::*;
+blackbox_tests::on_each_backend!(create_get_and_delete_every_kind);
+blackbox_tests::on_each_backend!(apply_edit_replace_label_annotate);
+blackbox_tests::on_each_backend!(patches_of_each_type);
+blackbox_tests::on_each_backend!(selectors_and_pagination);
+blackbox_tests::on_each_backend!(watch_reports_each_change);
+blackbox_tests::on_each_backend!(server_dry_runs_store_nothing);
 
-            #[tokio::test]
-            async fn embedded() {
-                let cluster = Cluster::start(Backend::Embedded, &[]).await;
-                super::$body(&cluster);
-            }
-
-            #[tokio::test]
-            async fn etcd() {
-                let cluster = Cluster::start(Backend::Etcd, &[]).await;
-                super::$body(&cluster);
-            }
-        }
-    };
-}
-
-on_both_backends!(create_get_and_delete_every_kind);
-on_both_backends!(apply_edit_replace_label_annotate);
-on_both_backends!(patches_of_each_type);
-on_both_backends!(selectors_and_pagination);
-on_both_backends!(watch_reports_each_change);
-on_both_backends!(server_dry_runs_store_nothing);
-
-fn create_get_and_delete_every_kind(cluster: &Cluster) {
+async fn create_get_and_delete_every_kind(cluster: &mut Cluster) {
     let ns = "kinds";
     let manifest = write_file(cluster, "every-kind.yaml", &every_kind(ns));
     let created = ok(cluster, &["create", "-f", &manifest]);
@@ -363,7 +342,7 @@ fn create_get_and_delete_every_kind(cluster: &Cluster) {
 
 /// A ConfigMap and a Service: apply creates, re-apply with one value
 /// changed and one field (a data key, a label, a port) removed.
-fn apply_edit_replace_label_annotate(cluster: &Cluster) {
+async fn apply_edit_replace_label_annotate(cluster: &mut Cluster) {
     let ns = "apply";
     ok(cluster, &["create", "namespace", ns]);
     let first = format!(
@@ -568,7 +547,7 @@ spec:
     );
 }
 
-fn patches_of_each_type(cluster: &Cluster) {
+async fn patches_of_each_type(cluster: &mut Cluster) {
     let ns = "patching";
     ok(cluster, &["create", "namespace", ns]);
     let deployment = format!(
@@ -785,7 +764,7 @@ fn patches_of_each_type(cluster: &Cluster) {
     );
 }
 
-fn selectors_and_pagination(cluster: &Cluster) {
+async fn selectors_and_pagination(cluster: &mut Cluster) {
     let ns = "select";
     ok(cluster, &["create", "namespace", ns]);
     let mut manifest = String::new();
@@ -1081,7 +1060,7 @@ spec: {{containers: [{{name: c, image: busybox}}]}}
     assert_eq!(names(cluster, &["secrets", "-n", ns]), ["pull"]);
 }
 
-fn watch_reports_each_change(cluster: &Cluster) {
+async fn watch_reports_each_change(cluster: &mut Cluster) {
     let ns = "watching";
     ok(cluster, &["create", "namespace", ns]);
     ok(cluster, &["create", "configmap", "-n", ns, "before"]);
@@ -1178,7 +1157,7 @@ fn watch_reports_each_change(cluster: &Cluster) {
     assert_eq!(events, expected, "{text}");
 }
 
-fn server_dry_runs_store_nothing(cluster: &Cluster) {
+async fn server_dry_runs_store_nothing(cluster: &mut Cluster) {
     let ns = "dry";
     ok(cluster, &["create", "namespace", ns]);
     let manifest = write_file(

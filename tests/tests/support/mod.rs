@@ -1,6 +1,7 @@
-//! What the kubectl-driven test files share: running kubectl with stdin,
-//! environment and a timeout, starting a server on either storage backend,
-//! and following a `kubectl get -w` in the background.
+//! What the kubectl-driven test files share: running kubectl with stdin
+//! and environment, reading its tables, and following a `kubectl get -w`
+//! in the background. Servers on either backend come from the harness
+//! (`Cluster`, `Backend`).
 //!
 //! Every test file compiles this module on its own and uses part of it.
 #![allow(dead_code, reason = "each test file uses a different part")]
@@ -10,56 +11,9 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use blackbox_tests::{TestEtcd, TestServer};
+use blackbox_tests::TestServer;
+pub use blackbox_tests::{Backend, Cluster};
 use serde_json::Value;
-
-/// Where a server keeps its objects.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Backend {
-    /// The embedded store under `--data-dir`.
-    Embedded,
-    /// A real etcd through `--etcd-servers`.
-    Etcd,
-}
-
-/// A server and, on the etcd backend, the etcd it uses (dropped after the
-/// server, so the server never outlives its store).
-pub struct Cluster {
-    pub server: TestServer,
-    pub backend: Backend,
-    _etcd: Option<TestEtcd>,
-}
-
-impl std::ops::Deref for Cluster {
-    type Target = TestServer;
-
-    fn deref(&self) -> &TestServer {
-        &self.server
-    }
-}
-
-impl Cluster {
-    pub async fn start(backend: Backend, args: &[&str]) -> Cluster {
-        match backend {
-            Backend::Embedded => Cluster {
-                server: TestServer::start_with(args).await,
-                backend,
-                _etcd: None,
-            },
-            Backend::Etcd => {
-                let etcd = TestEtcd::start().await;
-                let endpoint = etcd.endpoint();
-                let mut all = vec!["--etcd-servers", endpoint.as_str()];
-                all.extend_from_slice(args);
-                Cluster {
-                    server: TestServer::start_with(&all).await,
-                    backend,
-                    _etcd: Some(etcd),
-                }
-            }
-        }
-    }
-}
 
 /// A kubectl command against `server`, with the admin kubeconfig and a
 /// cache dir of the server's own.
