@@ -162,8 +162,10 @@ spec:
 apiVersion: v1
 kind: Service
 metadata: {{name: chosen, namespace: {ns}}}
+# An address from the static band (the range's first sixteen), which
+# allocation never hands out while the upper band has room.
 spec:
-  clusterIP: 10.123.0.200
+  clusterIP: 10.123.0.10
   ports: [{{port: 80, targetPort: http}}]
 ---
 apiVersion: v1
@@ -205,7 +207,7 @@ spec:
     assert_eq!(spec["clusterIPs"], serde_json::json!([ip]));
 
     let chosen = get_json(cluster, &["-n", ns, "svc", "chosen"]);
-    assert_eq!(chosen["spec"]["clusterIP"], "10.123.0.200");
+    assert_eq!(chosen["spec"]["clusterIP"], "10.123.0.10");
     assert_eq!(chosen["spec"]["ports"][0]["targetPort"], "http");
 
     let nodeport = get_json(cluster, &["-n", ns, "svc", "nodeport"]);
@@ -227,7 +229,7 @@ spec:
             ns,
             "taken",
             "--tcp=80",
-            "--clusterip=10.123.0.200",
+            "--clusterip=10.123.0.10",
         ],
     );
     assert!(
@@ -261,7 +263,7 @@ spec:
             "svc",
             "chosen",
             "-p",
-            r#"{"spec":{"clusterIP":"10.123.0.201","clusterIPs":["10.123.0.201"]}}"#,
+            r#"{"spec":{"clusterIP":"10.123.0.11","clusterIPs":["10.123.0.11"]}}"#,
         ],
     );
     assert!(
@@ -367,7 +369,7 @@ spec: {{type: LoadBalancer, externalTrafficPolicy: Local, ports: [{{port: 80}}]}
             ns,
             "again",
             "--tcp=80",
-            "--clusterip=10.123.0.200",
+            "--clusterip=10.123.0.10",
         ],
     );
 }
