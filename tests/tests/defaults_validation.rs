@@ -170,6 +170,11 @@ spec:
 ---
 apiVersion: v1
 kind: Service
+metadata: {{name: sticky, namespace: {ns}}}
+spec: {{sessionAffinity: ClientIP, ports: [{{port: 80}}]}}
+---
+apiVersion: v1
+kind: Service
 metadata: {{name: nodeport, namespace: {ns}}}
 spec:
   type: NodePort
@@ -210,6 +215,11 @@ spec:
     assert_eq!(chosen["spec"]["clusterIP"], "10.123.0.10");
     assert_eq!(chosen["spec"]["ports"][0]["targetPort"], "http");
 
+    let sticky = get_json(cluster, &["-n", ns, "svc", "sticky"]);
+    assert_eq!(
+        sticky["spec"]["sessionAffinityConfig"],
+        serde_json::json!({"clientIP": {"timeoutSeconds": 10800}})
+    );
     let nodeport = get_json(cluster, &["-n", ns, "svc", "nodeport"]);
     let port = nodeport["spec"]["ports"][0]["nodePort"]
         .as_i64()
@@ -405,6 +415,11 @@ fn refusals_name_the_field(cluster: &Cluster) {
             "bad-slice-address",
             format!("apiVersion: discovery.k8s.io/v1\nkind: EndpointSlice\nmetadata: {{name: a, namespace: {ns}}}\naddressType: IPv4\nendpoints: [{{addresses: [300.1.1.1]}}]\n"),
             "The EndpointSlice \"a\" is invalid: endpoints[0].addresses[0]: Invalid value: \"300.1.1.1\": must be a valid IPv4 address",
+        ),
+        (
+            "bad-affinity",
+            format!("apiVersion: v1\nkind: Service\nmetadata: {{name: sticky, namespace: {ns}}}\nspec: {{sessionAffinity: ClientIP, sessionAffinityConfig: {{clientIP: {{timeoutSeconds: 90000}}}}, ports: [{{port: 80}}]}}\n"),
+            "The Service \"sticky\" is invalid: spec.sessionAffinityConfig.clientIP.timeoutSeconds: Invalid value: 90000: must be greater than 0 and less than 86400",
         ),
         (
             "bad-key",

@@ -27,6 +27,37 @@ const AFFINITIES: &[&str] = &["ClientIP", "None"];
 const PROTOCOLS: &[&str] = &["SCTP", "TCP", "UDP"];
 const TRAFFIC_POLICIES: &[&str] = &["Cluster", "Local"];
 
+/// Upstream `DefaultClientIPServiceAffinitySeconds` (three hours) and
+/// `MaxClientIPServiceAffinitySeconds` (a day).
+const CLIENT_IP_TIMEOUT_DEFAULT: i64 = 10800;
+const CLIENT_IP_TIMEOUT_MAX: i64 = 86400;
+
+/// Upstream's session affinity rules: a ClientIP timeout within a day, and
+/// no config at all with affinity None.
+fn affinity_errors(object: &Value) -> Vec<FieldError> {
+    let config = object
+        .pointer("/spec/sessionAffinityConfig")
+        .filter(|c| !c.is_null());
+    match str_at(object, "/spec/sessionAffinity") {
+        "None" if config.is_some() => vec![FieldError::forbidden(
+            "spec.sessionAffinityConfig",
+            "must not be set when spec.sessionAffinity is None",
+        )],
+        "ClientIP" => {
+            let timeout = config.and_then(|c| c.pointer("/clientIP/timeoutSeconds"));
+            match timeout.and_then(Value::as_i64) {
+                Some(t) if t <= 0 || t > CLIENT_IP_TIMEOUT_MAX => vec![FieldError::invalid(
+                    "spec.sessionAffinityConfig.clientIP.timeoutSeconds",
+                    json!(t),
+                    format!("must be greater than 0 and less than {CLIENT_IP_TIMEOUT_MAX}"),
+                )],
+                _ => Vec::new(),
+            }
+        }
+        _ => Vec::new(),
+    }
+}
+
 /// Upstream's default `--service-node-port-range`.
 const NODE_PORTS: std::ops::RangeInclusive<i64> = 30000..=32767;
 
@@ -157,13 +188,17 @@ impl ServiceStrategy {
         };
         default_field(spec, "type", json!("ClusterIP"));
         default_field(spec, "sessionAffinity", json!("None"));
-        if spec.get("sessionAffinity").and_then(Value::as_str) == Some("ClientIP") {
-            let config = spec
-                .entry("sessionAffinityConfig")
-                .or_insert_with(|| json!({"clientIP": {}}));
-            if let Some(client_ip) = config.get_mut("clientIP").and_then(Value::as_object_mut) {
-                default_field(client_ip, "timeoutSeconds", json!(10800));
-            }
+        // Upstream replaces the whole config when any level is missing.
+        let is_client_ip = spec.get("sessionAffinity").and_then(Value::as_str) == Some("ClientIP");
+        let has_timeout = spec
+            .get("sessionAffinityConfig")
+            .and_then(|c| c.pointer("/clientIP/timeoutSeconds"))
+            .is_some_and(|t| !t.is_null());
+        if is_client_ip && !has_timeout {
+            spec.insert(
+                "sessionAffinityConfig".into(),
+                json!({"clientIP": {"timeoutSeconds": CLIENT_IP_TIMEOUT_DEFAULT}}),
+            );
         }
         if kind != "ExternalName" {
             default_field(spec, "internalTrafficPolicy", json!("Cluster"));
@@ -344,6 +379,7 @@ impl Strategy for ServiceStrategy {
         }
         errors.extend(port_errors(object));
         errors.extend(traffic_policy_errors(object));
+        errors.extend(affinity_errors(object));
         errors.extend(self.cluster_ip_errors(object));
         errors
     }
@@ -564,6 +600,34 @@ pub(super) mod tests {
         assert!(to_external["spec"].get("clusterIP").is_none());
         assert_eq!(to_external["spec"]["internalTrafficPolicy"], "Cluster");
         assert!(s.validate_update(&to_external, &old).is_empty());
+    }
+
+    #[test]
+    fn client_ip_affinity_has_a_bounded_timeout() {
+        let s = strategy();
+        let mut sticky = service(
+            "sticky",
+            json!({"sessionAffinity": "ClientIP", "sessionAffinityConfig": {}, "ports": [{"port": 80}]}),
+        );
+        s.prepare_for_create(&mut sticky);
+        assert_eq!(
+            sticky["spec"]["sessionAffinityConfig"],
+            json!({"clientIP": {"timeoutSeconds": 10800}})
+        );
+        sticky["spec"]["sessionAffinityConfig"]["clientIP"]["timeoutSeconds"] = json!(0);
+        assert_eq!(
+            messages(s.validate(&sticky)),
+            vec!["spec.sessionAffinityConfig.clientIP.timeoutSeconds: Invalid value: 0: must be greater than 0 and less than 86400"]
+        );
+        let mut plain = service(
+            "plain",
+            json!({"sessionAffinityConfig": {"clientIP": {"timeoutSeconds": 5}}, "ports": [{"port": 80}]}),
+        );
+        s.prepare_for_create(&mut plain);
+        assert_eq!(
+            messages(s.validate(&plain)),
+            vec!["spec.sessionAffinityConfig: Forbidden: must not be set when spec.sessionAffinity is None"]
+        );
     }
 
     #[test]
