@@ -1370,7 +1370,6 @@ async fn api_resources_versions_and_explain() {
 /// items only the server had (`normalizeElementOrder`): a new port or a new
 /// container comes first.
 #[tokio::test]
-#[ignore = "server bug in patch.rs: strategic merge appends new list items after the existing ones"]
 async fn strategic_merge_puts_new_list_items_first() {
     let cluster = Cluster::start(Backend::Embedded, &[]).await;
     ok(
