@@ -287,7 +287,6 @@ async fn create_token_prints_a_jwt() {
 /// Impersonation: `--as` and `--as-group` change who the request runs as,
 /// for an admin allowed to impersonate.
 #[tokio::test]
-#[ignore = "server gap outside builtin/: Impersonate-User/-Group headers are ignored"]
 async fn whoami_honours_impersonation() {
     let cluster = Cluster::start(Backend::Embedded, &[]).await;
     let review = ok(
