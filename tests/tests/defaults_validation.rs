@@ -538,7 +538,6 @@ fn refusals_name_the_field(cluster: &Cluster) {
 /// first address of the range, with Endpoints and an EndpointSlice naming
 /// the server itself.
 #[tokio::test]
-#[ignore = "server gap outside builtin/: no default/kubernetes Service, Endpoints or EndpointSlice"]
 async fn the_kubernetes_service_holds_the_first_address() {
     let cluster = Cluster::start(Backend::Embedded, &["--service-cluster-ip-range", RANGE]).await;
     let service = get_json(&cluster, &["-n", "default", "svc", "kubernetes"]);
