@@ -42,6 +42,13 @@ pub enum ApiError {
     /// terminating namespace).
     #[error("{0}")]
     Forbidden(String),
+    /// A write into a namespace that is being deleted.
+    #[error("{resource} \"{name}\" is forbidden: unable to create new content in namespace {namespace} because it is being terminated")]
+    NamespaceTerminating {
+        resource: String,
+        name: String,
+        namespace: String,
+    },
     /// The path names nothing this server serves.
     #[error("the server could not find the requested resource")]
     UnknownPath,
@@ -60,6 +67,10 @@ pub enum ApiError {
     /// A watch or list asked for history that is gone.
     #[error("{0}")]
     Gone(String),
+    /// A continue token whose revision was compacted; `fresh` goes on from
+    /// the same key at the newest revision.
+    #[error("The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter, or use the continue token in this response to retrieve the remainder of the results. Continuing with the provided token results in an inconsistent list - objects that were created, modified, or deleted between the time the first chunk was returned and now may show up in the list.")]
+    ContinueExpired { fresh: String },
     /// A resourceVersion newer than the store; the client should retry.
     #[error("Too large resource version: {requested}, current resource version: {current}")]
     TooLargeResourceVersion { requested: i64, current: i64 },
@@ -115,10 +126,10 @@ impl ApiError {
             ApiError::Invalid { .. } | ApiError::UnprocessablePatch(_) => 422,
             ApiError::BadRequest(_) => 400,
             ApiError::Unauthorized => 401,
-            ApiError::Forbidden(_) => 403,
+            ApiError::Forbidden(_) | ApiError::NamespaceTerminating { .. } => 403,
             ApiError::MethodNotAllowed => 405,
             ApiError::NotAcceptable { .. } => 406,
-            ApiError::Gone(_) => 410,
+            ApiError::Gone(_) | ApiError::ContinueExpired { .. } => 410,
             ApiError::TooLarge { .. } => 413,
             ApiError::UnsupportedMediaType { .. } => 415,
             ApiError::TooManyRequests(_) => 429,
@@ -137,10 +148,10 @@ impl ApiError {
             ApiError::Invalid { .. } | ApiError::UnprocessablePatch(_) => "Invalid",
             ApiError::BadRequest(_) => "BadRequest",
             ApiError::Unauthorized => "Unauthorized",
-            ApiError::Forbidden(_) => "Forbidden",
+            ApiError::Forbidden(_) | ApiError::NamespaceTerminating { .. } => "Forbidden",
             ApiError::MethodNotAllowed => "MethodNotAllowed",
             ApiError::NotAcceptable { .. } => "NotAcceptable",
-            ApiError::Gone(_) => "Expired",
+            ApiError::Gone(_) | ApiError::ContinueExpired { .. } => "Expired",
             ApiError::TooLarge { .. } => "RequestEntityTooLarge",
             ApiError::UnsupportedMediaType { .. } => "UnsupportedMediaType",
             ApiError::TooManyRequests(_) => "TooManyRequests",
@@ -187,6 +198,19 @@ impl ApiError {
                     .collect();
                 Some(d)
             }
+            ApiError::NamespaceTerminating {
+                resource,
+                name,
+                namespace,
+            } => {
+                let mut d = resource_details(resource, name);
+                d["causes"] = json!([{
+                    "reason": "NamespaceTerminating",
+                    "message": format!("namespace {namespace} is being terminated"),
+                    "field": "metadata.namespace",
+                }]);
+                Some(d)
+            }
             ApiError::TooLargeResourceVersion { .. } => Some(json!({
                 "causes": [{"reason": "ResourceVersionTooLarge", "message": "Too large resource version"}],
                 "retryAfterSeconds": 1,
@@ -196,6 +220,9 @@ impl ApiError {
         };
         if let Some(details) = details {
             status["details"] = details;
+        }
+        if let ApiError::ContinueExpired { fresh } = self {
+            status["metadata"] = json!({ "continue": fresh });
         }
         status
     }

@@ -6,12 +6,14 @@
 //! It knows nothing of CustomResourceDefinitions or APIServices: those plug
 //! into the registry from the crates above, like any other API group.
 
+pub mod bootstrap;
 pub mod builtin;
 pub mod codec;
 pub mod compaction;
 pub mod discovery;
 pub mod error;
 pub mod handlers;
+pub mod health;
 pub mod namespaces;
 pub mod negotiation;
 pub mod object;

@@ -2,7 +2,7 @@
 //! deletes everything in it, then removes the `kubernetes` finalizer and
 //! the namespace itself, as upstream's namespace controller does.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -41,17 +41,35 @@ async fn sweep(ctx: &Context) -> Result<(), ApiError> {
             continue;
         }
         let name = object::name(&namespace).to_string();
-        if empty_namespace(ctx, &name).await? {
+        let remaining = empty_namespace(ctx, &name).await?;
+        if remaining.is_empty() {
             finish(ctx, &kv.key, kv.mod_revision, namespace).await?;
+        } else {
+            report(ctx, &kv.key, kv.mod_revision, namespace, &remaining).await?;
         }
     }
     Ok(())
 }
 
-/// Deletes what is left in the namespace; true once nothing is.
-async fn empty_namespace(ctx: &Context, namespace: &str) -> Result<bool, ApiError> {
+/// What is left in a terminating namespace after a sweep.
+#[derive(Default)]
+struct Remaining {
+    /// Objects left per resource (`configmaps`, `deployments.apps`).
+    by_resource: BTreeMap<String, usize>,
+    /// Objects held per finalizer.
+    by_finalizer: BTreeMap<String, usize>,
+}
+
+impl Remaining {
+    fn is_empty(&self) -> bool {
+        self.by_resource.is_empty()
+    }
+}
+
+/// Deletes what is left in the namespace and reports what stays.
+async fn empty_namespace(ctx: &Context, namespace: &str) -> Result<Remaining, ApiError> {
     let mut seen_paths = HashSet::new();
-    let mut empty = true;
+    let mut remaining = Remaining::default();
     for descriptor in ctx.registry.snapshot().resources() {
         if !descriptor.namespaced || !seen_paths.insert(descriptor.storage_path.clone()) {
             continue;
@@ -59,17 +77,133 @@ async fn empty_namespace(ctx: &Context, namespace: &str) -> Result<bool, ApiErro
         let prefix = ctx.collection_prefix(&descriptor, Some(namespace));
         let page = ctx.store.list(&prefix, None, 0, 0).await?;
         for kv in page.items {
-            empty = false;
             let Some(name) = kv.key.strip_prefix(&prefix) else {
                 continue;
             };
-            match delete_object(ctx, &descriptor, Some(namespace), name, false, |_| Ok(())).await {
-                Ok(_) | Err(ApiError::NotFound { .. }) => {}
-                Err(e) => tracing::warn!(error = %e, namespace, name, "namespace cleanup failed"),
+            let deleted =
+                delete_object(ctx, &descriptor, Some(namespace), name, false, |_| Ok(())).await;
+            let stays = match deleted {
+                Ok((_, body)) if body.get("kind").and_then(Value::as_str) != Some("Status") => {
+                    Some(body)
+                }
+                Ok(_) | Err(ApiError::NotFound { .. }) => None,
+                Err(e) => {
+                    tracing::warn!(error = %e, namespace, name, "namespace cleanup failed");
+                    serde_json::from_slice(&kv.value).ok()
+                }
+            };
+            if let Some(object) = stays {
+                *remaining
+                    .by_resource
+                    .entry(descriptor.group_resource())
+                    .or_default() += 1;
+                for finalizer in object::finalizers(&object) {
+                    *remaining.by_finalizer.entry(finalizer).or_default() += 1;
+                }
             }
         }
     }
-    Ok(empty)
+    Ok(remaining)
+}
+
+/// The conditions upstream's namespace controller sets on a namespace that
+/// cannot finish yet; written only when they change.
+async fn report(
+    ctx: &Context,
+    key: &str,
+    revision: i64,
+    mut namespace: Value,
+    remaining: &Remaining,
+) -> Result<(), ApiError> {
+    let list = |counts: &BTreeMap<String, usize>, join: &str| {
+        counts
+            .iter()
+            .map(|(what, n)| format!("{what}{join}{n} resource instances"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let finalizers = if remaining.by_finalizer.is_empty() {
+        (
+            "False",
+            "ContentHasNoFinalizers",
+            "All content-preserving finalizers finished".to_string(),
+        )
+    } else {
+        (
+            "True",
+            "SomeFinalizersRemain",
+            format!(
+                "Some content in the namespace has finalizers remaining: {}",
+                list(&remaining.by_finalizer, " in ")
+            ),
+        )
+    };
+    let wanted = [
+        (
+            "NamespaceDeletionDiscoveryFailure",
+            "False",
+            "ResourcesDiscovered",
+            "All resources successfully discovered".to_string(),
+        ),
+        (
+            "NamespaceDeletionGroupVersionParsingFailure",
+            "False",
+            "ParsedGroupVersions",
+            "All legacy kube types successfully parsed".to_string(),
+        ),
+        (
+            "NamespaceDeletionContentFailure",
+            "False",
+            "ContentDeleted",
+            "All content successfully deleted, may be waiting on finalization".to_string(),
+        ),
+        (
+            "NamespaceContentRemaining",
+            "True",
+            "SomeResourcesRemain",
+            format!(
+                "Some resources are remaining: {}",
+                list(&remaining.by_resource, " has ")
+            ),
+        ),
+        (
+            "NamespaceFinalizersRemaining",
+            finalizers.0,
+            finalizers.1,
+            finalizers.2,
+        ),
+    ];
+    let existing = namespace
+        .pointer("/status/conditions")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    let now = object::now_timestamp();
+    let mut changed = false;
+    let conditions: Vec<Value> = wanted
+        .iter()
+        .map(|(kind, status, reason, message)| {
+            let old = existing
+                .iter()
+                .find(|c| c.get("type").and_then(Value::as_str) == Some(kind));
+            if let Some(old) = old.filter(|c| {
+                c["status"] == *status && c["reason"] == *reason && c["message"] == json!(message)
+            }) {
+                return old.clone();
+            }
+            changed = true;
+            json!({ "type": kind, "status": status, "reason": reason, "message": message, "lastTransitionTime": now })
+        })
+        .collect();
+    if !changed {
+        return Ok(());
+    }
+    namespace["status"]["conditions"] = json!(conditions);
+    let bytes = serde_json::to_vec(&namespace).map_err(|e| ApiError::Internal(e.to_string()))?;
+    match ctx.store.update(key, bytes.into(), revision).await {
+        Ok(_) | Err(crate::storage::StoreError::Conflict { .. }) => Ok(()),
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// Drops the `kubernetes` finalizer; the namespace goes once no metadata

@@ -104,8 +104,28 @@ fn strategic_merge(current: &Value, patch: &Value, path: &str) -> Result<Value, 
         _ => {}
     }
     let mut out = cur.clone();
+    let order_of = |field: &str| {
+        p.get(&format!("$setElementOrder/{field}"))
+            .and_then(Value::as_array)
+            .map(Vec::as_slice)
+    };
     for (key, value) in p {
-        if key.starts_with("$setElementOrder/") || key == "$patch" || key == "$retainKeys" {
+        if let Some(field) = key.strip_prefix("$setElementOrder/") {
+            // An order for a list the patch does not otherwise touch.
+            if !p.contains_key(field) {
+                if let (Some(Value::Array(list)), Some(merge)) =
+                    (out.get_mut(field), merge_key(path, field))
+                {
+                    sort_by_order(
+                        list,
+                        value.as_array().map(Vec::as_slice).unwrap_or_default(),
+                        merge,
+                    );
+                }
+            }
+            continue;
+        }
+        if key == "$patch" || key == "$retainKeys" {
             continue;
         }
         if let Some(field) = key.strip_prefix("$deleteFromPrimitiveList/") {
@@ -124,7 +144,7 @@ fn strategic_merge(current: &Value, patch: &Value, path: &str) -> Result<Value, 
                 strategic_merge(existing, value, &join(path, key))?
             }
             (Some(Value::Array(existing)), Value::Array(items)) => {
-                merge_list(existing, items, path, key)?
+                merge_list(existing, items, order_of(key), path, key)?
             }
             (_, Value::Array(items)) => Value::Array(
                 items
@@ -158,6 +178,7 @@ fn join(path: &str, key: &str) -> String {
 fn merge_list(
     existing: &[Value],
     items: &[Value],
+    order: Option<&[Value]>,
     path: &str,
     field: &str,
 ) -> Result<Value, ApiError> {
@@ -185,25 +206,77 @@ fn merge_list(
     let Some(key) = merge_key(path, field) else {
         return Ok(Value::Array(items.iter().map(strip_directives).collect()));
     };
-    let mut out: Vec<Value> = existing.to_vec();
+    // Items named by the patch (merged, in patch order), then the live
+    // items the patch does not name are slotted in around them.
+    let mut server_only: Vec<Value> = existing.to_vec();
+    let mut patched: Vec<Value> = Vec::new();
     let item_path = join(path, field);
     for item in items {
         let Some(id) = item.get(key) else {
-            out.push(strip_directives(item));
+            patched.push(strip_directives(item));
             continue;
         };
-        let position = out.iter().position(|e| e.get(key) == Some(id));
+        let position = server_only.iter().position(|e| e.get(key) == Some(id));
         let delete = item.get("$patch").and_then(Value::as_str) == Some("delete");
         match (position, delete) {
             (Some(i), true) => {
-                out.remove(i);
+                server_only.remove(i);
             }
             (None, true) => {}
-            (Some(i), false) => out[i] = strategic_merge(&out[i], item, &item_path)?,
-            (None, false) => out.push(strip_directives(item)),
+            (Some(i), false) => {
+                let live = server_only.remove(i);
+                patched.push(strategic_merge(&live, item, &item_path)?);
+            }
+            (None, false) => patched.push(strip_directives(item)),
         }
     }
-    Ok(Value::Array(out))
+    if let Some(order) = order {
+        sort_by_order(&mut patched, order, key);
+    }
+    Ok(Value::Array(interleave(
+        server_only,
+        patched,
+        existing,
+        key,
+    )))
+}
+
+/// Sorts items by where their key stands in a `$setElementOrder` list;
+/// items it does not name keep their relative order after the named ones.
+fn sort_by_order(items: &mut [Value], order: &[Value], key: &str) {
+    let index = |item: &Value| {
+        item.get(key)
+            .and_then(|id| order.iter().position(|o| o.get(key) == Some(id)))
+            .unwrap_or(usize::MAX)
+    };
+    items.sort_by_key(index);
+}
+
+/// Upstream's merge of the two ordered lists: each live-only item goes
+/// before the first patched item that came after it in the live list (new
+/// items never do), so both lists keep their relative order and live order
+/// wins where it can.
+fn interleave(
+    server_only: Vec<Value>,
+    patched: Vec<Value>,
+    live: &[Value],
+    key: &str,
+) -> Vec<Value> {
+    let live_index = |item: &Value| {
+        item.get(key)
+            .and_then(|id| live.iter().position(|l| l.get(key) == Some(id)))
+    };
+    let mut out = patched;
+    let mut from = 0;
+    for item in server_only {
+        let mine = live_index(&item);
+        let slot = (from..out.len())
+            .find(|&j| matches!((live_index(&out[j]), mine), (Some(theirs), Some(mine)) if theirs > mine))
+            .unwrap_or(out.len());
+        out.insert(slot, item);
+        from = slot + 1;
+    }
+    out
 }
 
 /// Removes `$`-directives from a value that is inserted as it is.
@@ -242,6 +315,30 @@ mod tests {
         let out = strategic_merge(&current, &patch, "").unwrap();
         assert_eq!(out["metadata"]["labels"], json!({"b": "2"}));
         assert_eq!(out["spec"]["containers"], json!([{"name": "b"}]));
+    }
+
+    #[test]
+    fn new_items_come_first_and_live_order_is_kept() {
+        let current = json!({"spec": {"ports": [{"port": 80}, {"port": 8080}]}});
+        let out =
+            strategic_merge(&current, &json!({"spec": {"ports": [{"port": 443}]}}), "").unwrap();
+        assert_eq!(
+            out["spec"]["ports"],
+            json!([{"port": 443}, {"port": 80}, {"port": 8080}])
+        );
+        let out = strategic_merge(
+            &current,
+            &json!({"spec": {"ports": [{"port": 8080, "name": "x"}]}}),
+            "",
+        )
+        .unwrap();
+        assert_eq!(
+            out["spec"]["ports"],
+            json!([{"port": 80}, {"port": 8080, "name": "x"}])
+        );
+        let ordered = json!({"spec": {"$setElementOrder/ports": [{"port": 8080}, {"port": 80}]}});
+        let out = strategic_merge(&current, &ordered, "").unwrap();
+        assert_eq!(out["spec"]["ports"], json!([{"port": 8080}, {"port": 80}]));
     }
 
     #[test]

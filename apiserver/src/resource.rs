@@ -182,6 +182,11 @@ pub trait Strategy: Send + Sync {
         Vec::new()
     }
 
+    /// Why this object may never be deleted (the system namespaces), if so.
+    fn forbid_delete(&self, _object: &Value) -> Option<String> {
+        None
+    }
+
     /// Called before a deletion; returns true when the object must stay,
     /// marked with a deletionTimestamp, until something finalizes it (a
     /// Namespace with spec.finalizers). Metadata finalizers are handled

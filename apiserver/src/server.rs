@@ -19,8 +19,8 @@ use crate::handlers::{self, Call, Context, Query};
 use crate::negotiation;
 use crate::registry::Registry;
 use crate::request_info::RequestInfo;
-use crate::storage::{Store, StoreError};
-use crate::{builtin, compaction, namespaces, reviews};
+use crate::storage::Store;
+use crate::{bootstrap, builtin, compaction, health, namespaces, reviews};
 
 /// The response body type every layer uses.
 pub type Body = UnsyncBoxBody<Bytes, std::io::Error>;
@@ -81,9 +81,6 @@ struct ApiServerInner {
     advertise_address: String,
 }
 
-/// The namespaces every cluster starts with.
-const SYSTEM_NAMESPACES: &[&str] = &["default", "kube-system", "kube-public", "kube-node-lease"];
-
 impl ApiServer {
     /// Registers the built-in groups, creates the system namespaces when
     /// missing, and starts the background controllers.
@@ -106,7 +103,12 @@ impl ApiServer {
                 advertise_address: config.advertise_address.clone(),
             }),
         };
-        server.ensure_system_namespaces().await?;
+        bootstrap::ensure(
+            &server.inner.context,
+            &config.service_cluster_ip_range,
+            &config.advertise_address,
+        )
+        .await?;
         // Caches start with the server, as upstream's do, so watches from
         // any revision served since start can resume.
         for descriptor in server.inner.context.registry.snapshot().resources() {
@@ -117,36 +119,6 @@ impl ApiServer {
         namespaces::spawn_controller(server.inner.clone_context());
         compaction::spawn(config.store.clone());
         Ok(server)
-    }
-
-    async fn ensure_system_namespaces(&self) -> Result<(), ApiError> {
-        let ctx = &self.inner.context;
-        let Some(descriptor) = ctx.registry.snapshot().lookup("", "v1", "namespaces") else {
-            return Ok(());
-        };
-        for name in SYSTEM_NAMESPACES {
-            let key = ctx.key(&descriptor, None, name);
-            if ctx.store.get(&key).await?.is_some() {
-                continue;
-            }
-            let mut namespace = json!({
-                "apiVersion": "v1",
-                "kind": "Namespace",
-                "metadata": {
-                    "name": name,
-                    "uid": uuid::Uuid::new_v4().to_string(),
-                    "creationTimestamp": crate::object::now_timestamp(),
-                },
-            });
-            descriptor.strategy.prepare_for_create(&mut namespace);
-            let bytes =
-                serde_json::to_vec(&namespace).map_err(|e| ApiError::Internal(e.to_string()))?;
-            match ctx.store.create(&key, bytes.into(), None).await {
-                Ok(_) | Err(StoreError::AlreadyExists { .. }) => {}
-                Err(e) => return Err(e.into()),
-            }
-        }
-        Ok(())
     }
 
     /// The registry, for API groups that plug in at run time.
@@ -196,7 +168,7 @@ impl ApiServer {
         let accept = header(http::header::ACCEPT);
         match RequestInfo::parse(&parts.method, &path, &query) {
             RequestInfo::NonResource { path, .. } => {
-                self.non_resource(&parts.method, &path, accept.as_deref())
+                self.non_resource(&parts.method, &path, &query, accept.as_deref())
                     .await
             }
             RequestInfo::Resource(request) => {
@@ -228,6 +200,7 @@ impl ApiServer {
         &self,
         method: &http::Method,
         path: &str,
+        query: &str,
         accept: Option<&str>,
     ) -> Result<http::Response<Body>, ApiError> {
         if method != http::Method::GET && method != http::Method::HEAD {
@@ -240,7 +213,13 @@ impl ApiServer {
         let trimmed = path.trim_end_matches('/');
         let parts: Vec<&str> = trimmed.trim_start_matches('/').split('/').collect();
         let value = match parts.as_slice() {
-            ["healthz" | "livez" | "readyz", ..] => return Ok(text_response(200, "ok")),
+            [endpoint @ ("healthz" | "livez" | "readyz"), rest @ ..] if rest.len() <= 1 => {
+                let store = self.inner.context.store.as_ref();
+                return match health::answer(store, endpoint, rest.first().copied(), query).await {
+                    Some((code, text)) => Ok(text_response(code, text)),
+                    None => Err(ApiError::UnknownPath),
+                };
+            }
             ["version"] => version(),
             ["api"] if discovery::wants_aggregated(accept) => {
                 return Ok(aggregated_response(&discovery::aggregated(&snapshot, true)))
@@ -317,7 +296,7 @@ impl std::ops::Deref for ApiServerInner {
     }
 }
 
-fn text_response(code: u16, text: &'static str) -> http::Response<Body> {
+fn text_response(code: u16, text: impl Into<Bytes>) -> http::Response<Body> {
     http::Response::builder()
         .status(code)
         .header(http::header::CONTENT_TYPE, "text/plain; charset=utf-8")

@@ -77,6 +77,27 @@ impl CachedObject {
         })
     }
 
+    /// This object as of a later revision (a watcher's DELETED event for an
+    /// object that left its selector shows the last state it matched).
+    pub fn at_revision(&self, revision: Revision) -> Result<CachedObject, StoreError> {
+        let mut value = self.value()?;
+        object::set_meta(
+            &mut value,
+            "resourceVersion",
+            Value::String(revision.to_string()),
+        );
+        let json = serde_json::to_vec(&value).map_err(|e| StoreError::Internal(e.to_string()))?;
+        Ok(CachedObject {
+            key: self.key.clone(),
+            namespace: self.namespace.clone(),
+            name: self.name.clone(),
+            labels: self.labels.clone(),
+            api_version: self.api_version.clone(),
+            json: Bytes::from(json),
+            revision,
+        })
+    }
+
     pub fn value(&self) -> Result<Value, StoreError> {
         serde_json::from_slice(&self.json).map_err(|e| StoreError::Internal(e.to_string()))
     }
@@ -310,6 +331,45 @@ impl WatchCache {
             .map(|(_, v)| v.clone())
             .collect();
         (state.revision, items)
+    }
+
+    /// The objects under `prefix` as they were at `revision`, rebuilt by
+    /// undoing the kept events after it; `None` when the window of kept
+    /// events does not reach back that far (or the cache is not there yet).
+    pub fn snapshot_at(&self, prefix: &str, revision: Revision) -> Option<Vec<Arc<CachedObject>>> {
+        let state = self.read();
+        if revision < state.oldest || revision > state.revision {
+            return None;
+        }
+        let mut items: BTreeMap<&str, Arc<CachedObject>> = state
+            .items
+            .range(prefix.to_string()..)
+            .take_while(|(k, _)| k.starts_with(prefix))
+            .map(|(k, v)| (k.as_str(), v.clone()))
+            .collect();
+        for event in state
+            .history
+            .iter()
+            .rev()
+            .take_while(|e| e.revision > revision)
+        {
+            let key = event.object.key.as_str();
+            if !key.starts_with(prefix) {
+                continue;
+            }
+            match (&event.kind, &event.prev) {
+                (EventType::Added, _) => {
+                    items.remove(key);
+                }
+                (_, Some(prev)) => {
+                    items.insert(key, prev.clone());
+                }
+                (_, None) => {
+                    items.remove(key);
+                }
+            }
+        }
+        Some(items.into_values().collect())
     }
 
     /// Events after `revision`, then live ones.

@@ -109,10 +109,7 @@ async fn system_namespaces_cannot_be_deleted(cluster: &mut Cluster) {
         assert_eq!(namespace["status"]["phase"], "Active");
     }
 }
-on_each_backend!(
-    #[ignore = "server bug: DELETE /api/v1/namespaces/default is accepted and the namespace goes Terminating"]
-    system_namespaces_cannot_be_deleted
-);
+on_each_backend!(system_namespaces_cannot_be_deleted);
 
 async fn deleting_a_namespace_empties_it_then_removes_it(cluster: &mut Cluster) {
     let namespace =
@@ -249,10 +246,7 @@ async fn new_content_in_a_terminating_namespace_names_the_cause(cluster: &mut Cl
     assert_eq!(cause["reason"], "NamespaceTerminating", "{status}");
     assert_eq!(cause["field"], "metadata.namespace", "{status}");
 }
-on_each_backend!(
-    #[ignore = "server bug: the 403 for new content in a Terminating namespace has no details (name, kind, NamespaceTerminating cause)"]
-    new_content_in_a_terminating_namespace_names_the_cause
-);
+on_each_backend!(new_content_in_a_terminating_namespace_names_the_cause);
 
 /// Upstream's namespace controller reports in the namespace's status why
 /// deletion is waiting (`kubectl describe namespace` shows it).
@@ -305,7 +299,4 @@ async fn a_terminating_namespace_reports_remaining_finalizers(cluster: &mut Clus
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
-on_each_backend!(
-    #[ignore = "server bug: a Terminating namespace held by a finalizer has no status.conditions"]
-    a_terminating_namespace_reports_remaining_finalizers
-);
+on_each_backend!(a_terminating_namespace_reports_remaining_finalizers);

@@ -551,10 +551,7 @@ async fn an_update_for_another_uid_is_a_conflict(cluster: &mut Cluster) {
     let unchanged = send(cluster, Method::GET, &path, None).await.expect(200);
     assert_eq!(unchanged["data"]["key"], "1");
 }
-on_each_backend!(
-    #[ignore = "server bug: a PUT whose metadata.uid differs from the stored object's is applied (200), not refused with 409"]
-    an_update_for_another_uid_is_a_conflict
-);
+on_each_backend!(an_update_for_another_uid_is_a_conflict);
 
 /// Upstream's registry bumps `metadata.generation` when it marks an object
 /// that has one for deletion (markAsDeleting), so controllers see a new
@@ -579,7 +576,4 @@ async fn marking_for_deletion_bumps_the_generation(cluster: &mut Cluster) {
         "only the first marking bumps it"
     );
 }
-on_each_backend!(
-    #[ignore = "server bug: DELETE of a Deployment held by a finalizer leaves metadata.generation at 1"]
-    marking_for_deletion_bumps_the_generation
-);
+on_each_backend!(marking_for_deletion_bumps_the_generation);

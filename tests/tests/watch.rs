@@ -340,10 +340,7 @@ async fn leaving_the_selector_shows_the_last_matching_state(cluster: &mut Cluste
         seen[2]
     );
 }
-on_each_backend!(
-    #[ignore = "server bug: the DELETED event of an object leaving a selector carries its new state"]
-    leaving_the_selector_shows_the_last_matching_state
-);
+on_each_backend!(leaving_the_selector_shows_the_last_matching_state);
 
 async fn a_watch_older_than_the_server_keeps_gets_410(cluster: &mut Cluster) {
     create_namespace(cluster).await;
@@ -476,10 +473,7 @@ async fn watch_options_are_validated(cluster: &mut Cluster) {
         );
     }
 }
-on_each_backend!(
-    #[ignore = "server bug: a watch with resourceVersionMatch but no sendInitialEvents is served (200) instead of 422"]
-    watch_options_are_validated
-);
+on_each_backend!(watch_options_are_validated);
 
 /// A watch from a revision the server has not reached yet (a client that
 /// read from another replica, say) is served as upstream's watch cache
@@ -511,10 +505,7 @@ async fn a_watch_ahead_of_the_server_waits_for_its_revision(cluster: &mut Cluste
         "only changes after the requested revision"
     );
 }
-on_each_backend!(
-    #[ignore = "server bug: a watch at a resourceVersion ahead of the server blocks, then answers 504 Too large resource version"]
-    a_watch_ahead_of_the_server_waits_for_its_revision
-);
+on_each_backend!(a_watch_ahead_of_the_server_waits_for_its_revision);
 
 /// Concurrent writers: a watcher that was live during the writes and one
 /// that replays them afterwards see the same changes, each once, in

@@ -7,6 +7,7 @@
 //! [`UserInfo`]: apiserver::server::UserInfo
 
 pub mod authentication;
+pub mod impersonation;
 pub mod inflight;
 pub mod long_running;
 pub mod panic_guard;
@@ -25,6 +26,7 @@ use hyper::body::Incoming;
 use tower::{Layer, Service};
 
 use self::authentication::{Authentication, AuthenticationLayer, Authenticator};
+use self::impersonation::{Impersonation, ImpersonationLayer};
 use self::inflight::{InFlightLimit, InFlightLimitLayer};
 use self::panic_guard::{PanicGuard, PanicGuardLayer};
 use self::request_log::{RequestLog, RequestLogLayer};
@@ -39,7 +41,8 @@ pub type Response = http::Response<Body>;
 pub type ResponseFuture = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;
 
 /// The assembled chain (see [`chain`]).
-pub type Chain = RequestLog<PanicGuard<Timeout<InFlightLimit<Authentication<ApiHandler>>>>>;
+pub type Chain =
+    RequestLog<PanicGuard<Timeout<InFlightLimit<Authentication<Impersonation<ApiHandler>>>>>>;
 
 /// Builds the chain, outermost first:
 ///
@@ -51,6 +54,7 @@ pub type Chain = RequestLog<PanicGuard<Timeout<InFlightLimit<Authentication<ApiH
 ///    ▼  timeout         504 past --request-timeout (watches exempt)
 ///    ▼  inflight        429 + Retry-After past --max-*-requests-inflight
 ///    ▼  authentication  client cert / bearer token / anonymous, else 401
+///    ▼  impersonation   Impersonate-* headers replace the user
 ///    ▼  (authorization: every authenticated user may do anything, for now)
 ///    ▼  ApiServer::handle
 /// ```
@@ -60,7 +64,8 @@ pub type Chain = RequestLog<PanicGuard<Timeout<InFlightLimit<Authentication<ApiH
 /// authentication so that an overload is shed before any credential work.
 pub fn chain(server: ApiServer, settings: &Settings, authenticator: Authenticator) -> Chain {
     let handler = ApiHandler { server };
-    let authenticated = AuthenticationLayer::new(authenticator).layer(handler);
+    let impersonating = ImpersonationLayer.layer(handler);
+    let authenticated = AuthenticationLayer::new(authenticator).layer(impersonating);
     let limited = InFlightLimitLayer::new(
         settings.max_requests_inflight,
         settings.max_mutating_requests_inflight,

@@ -1,11 +1,103 @@
 //! Service backends: core/v1 Endpoints and discovery.k8s.io/v1
 //! EndpointSlices.
 
+use std::net::IpAddr;
+
 use serde_json::{json, Value};
 
+use super::pod_spec::one_of;
 use super::{array_at, items_mut, str_at};
 use crate::resource::{age_cell, Column, Strategy, AGE_COLUMN};
-use crate::validation::FieldError;
+use crate::validation::{dns1123_label_errors, FieldError};
+
+const PROTOCOLS: &[&str] = &["SCTP", "TCP", "UDP"];
+
+/// Upstream `ValidateNonSpecialIP`: a backend address must be one traffic
+/// can actually be sent to.
+fn special_ip_errors(ip: IpAddr, text: &str, field: &str) -> Vec<FieldError> {
+    let mut errors = Vec::new();
+    let mut refuse = |detail: String| errors.push(FieldError::invalid(field, json!(text), detail));
+    if ip.is_unspecified() {
+        refuse(format!("may not be unspecified ({text})"));
+    }
+    if ip.is_loopback() {
+        refuse("may not be in the loopback range (127.0.0.0/8, ::1/128)".into());
+    }
+    let (link_local, link_local_multicast) = match ip {
+        IpAddr::V4(v4) => {
+            let o = v4.octets();
+            (v4.is_link_local(), o[0] == 224 && o[1] == 0 && o[2] == 0)
+        }
+        IpAddr::V6(v6) => {
+            let s = v6.segments();
+            (s[0] & 0xffc0 == 0xfe80, s[0] & 0xff0f == 0xff02)
+        }
+    };
+    if link_local {
+        refuse("may not be in the link-local range (169.254.0.0/16, fe80::/10)".into());
+    }
+    if link_local_multicast {
+        refuse("may not be in the link-local multicast range (224.0.0.0/24, ff02::/10)".into());
+    }
+    errors
+}
+
+/// An Endpoints address (upstream `validateEndpointAddress`): a valid IP,
+/// and not a special one.
+fn endpoint_ip_errors(text: &str, field: &str) -> Vec<FieldError> {
+    match text.parse::<IpAddr>() {
+        Ok(ip) => special_ip_errors(ip, text, field),
+        Err(_) => vec![
+            FieldError::invalid(
+                field,
+                json!(text),
+                "must be a valid IP address, (e.g. 10.9.8.7 or 2001:db8::ffff)",
+            ),
+            FieldError::invalid(field, json!(text), "must be a valid IP address"),
+        ],
+    }
+}
+
+/// An EndpointSlice address of the slice's type (unknown types are not
+/// checked, as upstream).
+fn slice_address_errors(address_type: &str, text: &str, field: &str) -> Vec<FieldError> {
+    let parsed = text.parse::<IpAddr>().ok();
+    let (ip, rule) = match address_type {
+        "IPv4" => (
+            parsed.filter(IpAddr::is_ipv4),
+            "must be a valid IPv4 address",
+        ),
+        "IPv6" => (
+            parsed.filter(IpAddr::is_ipv6),
+            "must be a valid IPv6 address",
+        ),
+        _ => return Vec::new(),
+    };
+    match ip {
+        Some(ip) => special_ip_errors(ip, text, field),
+        None => vec![FieldError::invalid(field, json!(text), rule)],
+    }
+}
+
+/// EndpointSlice port names: DNS labels, unique within the slice (two
+/// unnamed ports collide, as upstream).
+fn port_name_errors(ports: &[Value], at: impl Fn(usize) -> String) -> Vec<FieldError> {
+    let mut errors = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    for (i, port) in ports.iter().enumerate() {
+        let name = str_at(port, "/name");
+        let field = format!("{}.name", at(i));
+        if !name.is_empty() {
+            for message in dns1123_label_errors(name) {
+                errors.push(FieldError::invalid(field.clone(), json!(name), message));
+            }
+        }
+        if !seen.insert(name) {
+            errors.push(FieldError::duplicate(field, json!(name)));
+        }
+    }
+    errors
+}
 
 /// How many addresses or ports a table cell lists before `+ N more...`.
 const LISTED: usize = 3;
@@ -74,16 +166,39 @@ impl Strategy for EndpointsStrategy {
     fn validate(&self, object: &Value) -> Vec<FieldError> {
         let mut errors = Vec::new();
         for (i, subset) in array_at(object, "/subsets").iter().enumerate() {
-            for (j, address) in array_at(subset, "/addresses").iter().enumerate() {
-                if str_at(address, "/ip").is_empty() {
-                    errors.push(FieldError::required(
-                        format!("subsets[{i}].addresses[{j}].ip"),
-                        "",
-                    ));
+            for list in ["addresses", "notReadyAddresses"] {
+                for (j, address) in array_at(subset, &format!("/{list}")).iter().enumerate() {
+                    let field = format!("subsets[{i}].{list}[{j}].ip");
+                    match str_at(address, "/ip") {
+                        "" => errors.push(FieldError::required(field, "")),
+                        ip => errors.extend(endpoint_ip_errors(ip, &field)),
+                    }
                 }
             }
-            for (j, port) in array_at(subset, "/ports").iter().enumerate() {
-                errors.extend(port_range(port, &format!("subsets[{i}].ports[{j}].port")));
+            let ports = array_at(subset, "/ports");
+            for (j, port) in ports.iter().enumerate() {
+                let at = format!("subsets[{i}].ports[{j}]");
+                let name = str_at(port, "/name");
+                if ports.len() > 1 && name.is_empty() {
+                    errors.push(FieldError::required(format!("{at}.name"), ""));
+                }
+                for message in dns1123_label_errors(name)
+                    .into_iter()
+                    .filter(|_| !name.is_empty())
+                {
+                    errors.push(FieldError::invalid(
+                        format!("{at}.name"),
+                        json!(name),
+                        message,
+                    ));
+                }
+                errors.extend(port_range(port, &format!("{at}.port")));
+                errors.extend(one_of(
+                    port,
+                    "/protocol",
+                    &format!("{at}.protocol"),
+                    PROTOCOLS,
+                ));
             }
         }
         errors
@@ -155,8 +270,15 @@ impl Strategy for EndpointSliceStrategy {
             }
             Some(_) => {}
         }
+        let address_type = str_at(object, "/addressType");
         for (i, endpoint) in array_at(object, "/endpoints").iter().enumerate() {
-            let count = array_at(endpoint, "/addresses").len();
+            let addresses = array_at(endpoint, "/addresses");
+            for (j, address) in addresses.iter().enumerate() {
+                let field = format!("endpoints[{i}].addresses[{j}]");
+                let text = address.as_str().unwrap_or_default();
+                errors.extend(slice_address_errors(address_type, text, &field));
+            }
+            let count = addresses.len();
             if count == 0 {
                 errors.push(FieldError::required(
                     format!("endpoints[{i}].addresses"),
@@ -171,9 +293,17 @@ impl Strategy for EndpointSliceStrategy {
                 ));
             }
         }
-        for (i, port) in array_at(object, "/ports").iter().enumerate() {
+        let ports = array_at(object, "/ports");
+        for (i, port) in ports.iter().enumerate() {
             errors.extend(port_range(port, &format!("ports[{i}].port")));
+            errors.extend(one_of(
+                port,
+                "/protocol",
+                &format!("ports[{i}].protocol"),
+                PROTOCOLS,
+            ));
         }
+        errors.extend(port_name_errors(ports, |i| format!("ports[{i}]")));
         errors
     }
 
@@ -252,6 +382,45 @@ fn slice_endpoints_cell(object: &Value) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn backend_addresses_must_be_usable_ips() {
+        let endpoints = json!({"subsets": [{
+            "addresses": [{"ip": "not-an-ip"}, {"ip": "127.0.0.1"}, {"ip": "10.0.0.1"}],
+            "notReadyAddresses": [{"ip": "169.254.1.1"}],
+            "ports": [{"port": 80, "protocol": "XTP", "name": "a"}, {"port": 81, "protocol": "TCP"}]}]});
+        let found: Vec<String> = EndpointsStrategy
+            .validate(&endpoints)
+            .iter()
+            .map(|e| e.to_string())
+            .collect();
+        assert_eq!(found, vec![
+            "subsets[0].addresses[0].ip: Invalid value: \"not-an-ip\": must be a valid IP address, (e.g. 10.9.8.7 or 2001:db8::ffff)",
+            "subsets[0].addresses[0].ip: Invalid value: \"not-an-ip\": must be a valid IP address",
+            "subsets[0].addresses[1].ip: Invalid value: \"127.0.0.1\": may not be in the loopback range (127.0.0.0/8, ::1/128)",
+            "subsets[0].notReadyAddresses[0].ip: Invalid value: \"169.254.1.1\": may not be in the link-local range (169.254.0.0/16, fe80::/10)",
+            "subsets[0].ports[0].protocol: Unsupported value: \"XTP\": supported values: \"SCTP\", \"TCP\", \"UDP\"",
+            "subsets[0].ports[1].name: Required value",
+        ]);
+
+        let mut slice = json!({"addressType": "IPv4",
+            "endpoints": [{"addresses": ["300.1.1.1"]}, {"addresses": ["fd00::1"]}, {"addresses": ["10.1.1.1"]}],
+            "ports": [{"port": 80}, {"port": 81}]});
+        EndpointSliceStrategy.prepare_for_create(&mut slice);
+        let found: Vec<String> = EndpointSliceStrategy
+            .validate(&slice)
+            .iter()
+            .map(|e| e.to_string())
+            .collect();
+        assert_eq!(
+            found,
+            vec![
+            "endpoints[0].addresses[0]: Invalid value: \"300.1.1.1\": must be a valid IPv4 address",
+            "endpoints[1].addresses[0]: Invalid value: \"fd00::1\": must be a valid IPv4 address",
+            "ports[1].name: Duplicate value: \"\"",
+        ]
+        );
+    }
 
     #[test]
     fn endpoints_cell_lists_three_then_counts() {

@@ -165,8 +165,15 @@ fn source_cell(core: &Value) -> String {
     }
 }
 
+/// Upstream `ToSelectableFields` of core Events: `source` falls back to the
+/// reporting controller, so events written through events.k8s.io/v1 can be
+/// selected by it too.
 fn selectable_fields(core: &Value) -> Vec<(&'static str, String)> {
     let field = |pointer: &str| str_at(core, pointer).to_string();
+    let source = match str_at(core, "/source/component") {
+        "" => field("/reportingComponent"),
+        component => component.to_string(),
+    };
     vec![
         ("involvedObject.kind", field("/involvedObject/kind")),
         (
@@ -189,9 +196,44 @@ fn selectable_fields(core: &Value) -> Vec<(&'static str, String)> {
         ),
         ("reason", field("/reason")),
         ("reportingComponent", field("/reportingComponent")),
-        ("source", field("/source/component")),
+        ("source", source),
         ("type", field("/type")),
     ]
+}
+
+/// The field labels events.k8s.io/v1 accepts, each with the core label it
+/// stands for (upstream `AddFieldLabelConversionsForEvent`): the
+/// `regarding.*` and `reportingController` spellings, never the core ones.
+const EVENTS_V1_LABELS: &[(&str, &str)] = &[
+    ("regarding.kind", "involvedObject.kind"),
+    ("regarding.namespace", "involvedObject.namespace"),
+    ("regarding.name", "involvedObject.name"),
+    ("regarding.uid", "involvedObject.uid"),
+    ("regarding.apiVersion", "involvedObject.apiVersion"),
+    (
+        "regarding.resourceVersion",
+        "involvedObject.resourceVersion",
+    ),
+    ("regarding.fieldPath", "involvedObject.fieldPath"),
+    ("reportingController", "reportingComponent"),
+    ("reason", "reason"),
+    ("source", "source"),
+    ("type", "type"),
+];
+
+fn events_v1_selectable_fields(core: &Value) -> Vec<(&'static str, String)> {
+    let core_fields = selectable_fields(core);
+    EVENTS_V1_LABELS
+        .iter()
+        .map(|(label, core_label)| {
+            let value = core_fields
+                .iter()
+                .find(|(f, _)| f == core_label)
+                .map(|(_, v)| v.clone())
+                .unwrap_or_default();
+            (*label, value)
+        })
+        .collect()
 }
 
 fn is_set(core: &Value, field: &str) -> bool {
@@ -465,7 +507,7 @@ impl Strategy for EventsV1Strategy {
     }
 
     fn selectable_fields(&self, object: &Value) -> Vec<(&'static str, String)> {
-        selectable_fields(&as_core(object))
+        events_v1_selectable_fields(&as_core(object))
     }
 
     fn ttl(&self) -> Option<Duration> {
@@ -593,7 +635,15 @@ mod tests {
             Some(Duration::from_secs(3600))
         );
         let fields = EventsV1Strategy::default().selectable_fields(&v1_event());
-        assert!(fields.contains(&("involvedObject.name", "web".into())));
-        assert!(fields.contains(&("reportingComponent", "example.com/operator".into())));
+        assert!(fields.contains(&("regarding.name", "web".into())));
+        assert!(fields.contains(&("reportingController", "example.com/operator".into())));
+        assert!(fields.contains(&("source", "example.com/operator".into())));
+        assert!(!fields.iter().any(|(f, _)| f.starts_with("involvedObject")));
+        let core = CoreEventStrategy::default().selectable_fields(&v1_event());
+        assert!(core.contains(&("involvedObject.name", "web".into())));
+        assert!(
+            core.contains(&("source", "example.com/operator".into())),
+            "source falls back to the reporting controller"
+        );
     }
 }

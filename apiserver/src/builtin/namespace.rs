@@ -31,7 +31,17 @@ fn label_with_name(object: &mut Value) {
     labels.insert(NAME_LABEL.into(), json!(name));
 }
 
+/// Namespaces the server needs and upstream refuses to delete.
+const UNDELETABLE: &[&str] = &["default", "kube-system", "kube-public"];
+
 impl Strategy for NamespaceStrategy {
+    fn forbid_delete(&self, object: &Value) -> Option<String> {
+        let name = crate::object::name(object);
+        UNDELETABLE
+            .contains(&name)
+            .then(|| "this namespace may not be deleted".to_string())
+    }
+
     /// Upstream `PrepareForCreate`: status is Active and the `kubernetes`
     /// finalizer is always present, whatever the client sent.
     fn prepare_for_create(&self, object: &mut Value) {

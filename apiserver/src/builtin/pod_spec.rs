@@ -280,6 +280,8 @@ fn validate_container(
         MESSAGE_POLICIES,
     ));
     errors.extend(request_errors(container, at));
+    errors.extend(env_errors(container, at));
+    errors.extend(mount_errors(container, at));
     for (j, port) in array_at(container, "/ports").iter().enumerate() {
         let port_at = format!("{at}.ports[{j}]");
         let number = port
@@ -299,6 +301,51 @@ fn validate_container(
             &format!("{port_at}.protocol"),
             PROTOCOLS,
         ));
+    }
+    errors
+}
+
+/// Upstream `IsRelaxedEnvVarName` (RelaxedEnvironmentVariableValidation,
+/// on by default since 1.32): any printable ASCII but `=`.
+const ENV_NAME_RULE: &str =
+    "a valid environment variable name must consist only of printable ASCII characters other than '='";
+
+/// Upstream `ValidateEnv`: every variable has a name kubelets can export.
+fn env_errors(container: &Value, at: &str) -> Vec<FieldError> {
+    let mut errors = Vec::new();
+    for (k, variable) in array_at(container, "/env").iter().enumerate() {
+        let field = format!("{at}.env[{k}].name");
+        let name = str_at(variable, "/name");
+        if name.is_empty() {
+            errors.push(FieldError::required(field, ""));
+        } else if name.chars().any(|c| !(' '..='~').contains(&c) || c == '=') {
+            errors.push(FieldError::invalid(field, json!(name), ENV_NAME_RULE));
+        }
+    }
+    errors
+}
+
+/// Upstream `ValidateVolumeMounts`, without the check that the name refers
+/// to a volume (its NotFound cause has no FieldErrorKind yet).
+fn mount_errors(container: &Value, at: &str) -> Vec<FieldError> {
+    let mut errors = Vec::new();
+    let mut paths = std::collections::HashSet::new();
+    for (k, mount) in array_at(container, "/volumeMounts").iter().enumerate() {
+        let mount_at = format!("{at}.volumeMounts[{k}]");
+        if str_at(mount, "/name").is_empty() {
+            errors.push(FieldError::required(format!("{mount_at}.name"), ""));
+        }
+        let path = str_at(mount, "/mountPath");
+        if path.is_empty() {
+            errors.push(FieldError::required(format!("{mount_at}.mountPath"), ""));
+        }
+        if !paths.insert(path) {
+            errors.push(FieldError::invalid(
+                format!("{mount_at}.mountPath"),
+                json!(path),
+                "must be unique",
+            ));
+        }
     }
     errors
 }
@@ -429,6 +476,27 @@ mod tests {
         assert_eq!(
             container["env"][0]["valueFrom"]["fieldRef"]["apiVersion"],
             "v1"
+        );
+    }
+
+    #[test]
+    fn env_names_and_mount_paths_are_checked() {
+        let spec = json!({"containers": [{"name": "c", "image": "i",
+            "env": [{"name": "GOOD_1"}, {"name": "has=sign"}, {"name": ""}, {"name": "1.relaxed-ok"}],
+            "volumeMounts": [{"name": "v", "mountPath": "/data"}, {"name": "w", "mountPath": "/data"}, {"name": "x"}]}],
+            "volumes": [{"name": "v"}, {"name": "w"}, {"name": "x"}]});
+        let found: Vec<String> = validate_pod_spec(&spec, "spec")
+            .iter()
+            .map(|e| e.to_string())
+            .collect();
+        assert_eq!(
+            found,
+            vec![
+                format!("spec.containers[0].env[1].name: Invalid value: \"has=sign\": {ENV_NAME_RULE}"),
+                "spec.containers[0].env[2].name: Required value".to_string(),
+                "spec.containers[0].volumeMounts[1].mountPath: Invalid value: \"/data\": must be unique".to_string(),
+                "spec.containers[0].volumeMounts[2].mountPath: Required value".to_string(),
+            ]
         );
     }
 

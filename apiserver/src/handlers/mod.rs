@@ -40,11 +40,7 @@ pub struct Context {
 }
 
 impl Context {
-    pub fn new(
-        store: Arc<dyn Store>,
-        registry: Arc<Registry>,
-        prefix: String,
-    ) -> Self {
+    pub fn new(store: Arc<dyn Store>, registry: Arc<Registry>, prefix: String) -> Self {
         Context {
             store,
             registry,
@@ -68,7 +64,9 @@ impl Context {
                     .collect();
                 tokio::task::spawn_blocking(move || Arc::new(OpenApi::build(&resources)))
                     .await
-                    .map_err(|e| ApiError::Internal(format!("building the OpenAPI documents failed: {e}")))
+                    .map_err(|e| {
+                        ApiError::Internal(format!("building the OpenAPI documents failed: {e}"))
+                    })
             })
             .await
             .cloned()

@@ -147,6 +147,83 @@ impl Query {
         Ok(q)
     }
 
+    /// Upstream's ListOptions rules, which differ for lists and watches:
+    /// breaking one is 422 Invalid on `ListOptions.meta.k8s.io`.
+    pub fn validate_list_options(&self, is_watch: bool) -> Result<(), ApiError> {
+        use crate::validation::FieldError;
+        let mut errors = Vec::new();
+        let rvm = self.resource_version_match;
+        let forbid = |field: &str, detail: &str| FieldError::forbidden(field, detail);
+        if is_watch {
+            if self.send_initial_events.is_some() && rvm != ResourceVersionMatch::NotOlderThan {
+                errors.push(forbid(
+                    "resourceVersionMatch",
+                    "sendInitialEvents requires setting resourceVersionMatch to NotOlderThan",
+                ));
+            }
+            if rvm != ResourceVersionMatch::Unset {
+                if self.send_initial_events.is_none() {
+                    errors.push(forbid(
+                        "resourceVersionMatch",
+                        "resourceVersionMatch is forbidden for watch unless sendInitialEvents is provided",
+                    ));
+                }
+                if rvm == ResourceVersionMatch::Exact {
+                    errors.push(FieldError::not_supported(
+                        "resourceVersionMatch",
+                        serde_json::json!("Exact"),
+                        &["NotOlderThan"],
+                    ));
+                }
+                if self.continue_token.is_some() {
+                    errors.push(forbid(
+                        "resourceVersionMatch",
+                        "resourceVersionMatch is forbidden when continue is provided",
+                    ));
+                }
+            }
+        } else {
+            if rvm != ResourceVersionMatch::Unset {
+                if self
+                    .resource_version
+                    .as_deref()
+                    .unwrap_or_default()
+                    .is_empty()
+                {
+                    errors.push(forbid(
+                        "resourceVersionMatch",
+                        "resourceVersionMatch is forbidden unless resourceVersion is provided",
+                    ));
+                }
+                if self.continue_token.is_some() {
+                    errors.push(forbid(
+                        "resourceVersionMatch",
+                        "resourceVersionMatch is forbidden when continue is provided",
+                    ));
+                }
+                if rvm == ResourceVersionMatch::Exact
+                    && self.resource_version.as_deref() == Some("0")
+                {
+                    errors.push(forbid(
+                        "resourceVersionMatch",
+                        "resourceVersionMatch \"exact\" is forbidden for resourceVersion \"0\"",
+                    ));
+                }
+            }
+            if self.send_initial_events.is_some() {
+                errors.push(forbid(
+                    "sendInitialEvents",
+                    "sendInitialEvents is forbidden for list",
+                ));
+            }
+        }
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(ApiError::invalid("ListOptions.meta.k8s.io", "", errors))
+        }
+    }
+
     /// The resourceVersion as a revision: `None` when absent or empty.
     pub fn revision(&self) -> Result<Option<i64>, ApiError> {
         match self.resource_version.as_deref() {

@@ -156,11 +156,11 @@ fn check_field_labels(call: &Call) -> Result<(), ApiError> {
 }
 
 pub async fn list(ctx: &Context, call: &Call) -> Result<http::Response<super::Body>, ApiError> {
+    call.query.validate_list_options(false)?;
     check_field_labels(call)?;
     let descriptor = &call.descriptor;
     let prefix = ctx.collection_prefix(descriptor, call.namespace());
     let resource_prefix = ctx.resource_prefix(descriptor);
-    let limit = call.query.limit;
     if let Some(token) = &call.query.continue_token {
         if call
             .query
@@ -174,19 +174,37 @@ pub async fn list(ctx: &Context, call: &Call) -> Result<http::Response<super::Bo
         }
         let token = decode_continue(token)?;
         let start = format!("{resource_prefix}{}", token.start);
-        return list_from_store(ctx, call, &prefix, Some(start), token.rv).await;
+        // The cache rebuilds the pinned revision while its event window
+        // reaches back to it; older continuations read the store.
+        let cache = ctx.cache(descriptor);
+        // A revision the store has compacted away is expired even while the
+        // cache could still rebuild it, as upstream's continuations are.
+        let readable = ctx.store.check_revision(token.rv).await.is_ok();
+        let rebuilt = readable
+            .then(|| cache.snapshot_at(&prefix, token.rv))
+            .flatten();
+        return match rebuilt {
+            Some(items) => {
+                let after: Vec<_> = items
+                    .into_iter()
+                    .filter(|i| i.key.as_str() > start.as_str())
+                    .collect();
+                page_of(call, after, token.rv, &resource_prefix)
+            }
+            None => list_from_store(ctx, call, &prefix, Some(start), token.rv).await,
+        };
     }
     let revision = call.query.revision()?;
-    if call.query.resource_version_match == ResourceVersionMatch::Exact {
-        let Some(rv) = revision.filter(|r| *r > 0) else {
-            return Err(ApiError::BadRequest(
-                "resourceVersionMatch \"Exact\" is forbidden for resourceVersion \"0\" or unset"
-                    .into(),
-            ));
-        };
-        return list_from_store(ctx, call, &prefix, None, rv).await;
-    }
     let cache = ctx.cache(descriptor);
+    if call.query.resource_version_match == ResourceVersionMatch::Exact {
+        let rv = revision.unwrap_or(0);
+        let readable = rv > 0 && ctx.store.check_revision(rv).await.is_ok();
+        let rebuilt = readable.then(|| cache.snapshot_at(&prefix, rv)).flatten();
+        return match rebuilt {
+            Some(items) => page_of(call, items, rv, &resource_prefix),
+            None => list_from_store(ctx, call, &prefix, None, rv).await,
+        };
+    }
     match revision {
         None => {
             if cache.catch_up(ctx.store.as_ref()).await.is_err() {
@@ -198,6 +216,18 @@ pub async fn list(ctx: &Context, call: &Call) -> Result<http::Response<super::Bo
         Some(rv) => cache.wait_for(rv, CACHE_WAIT).await?,
     }
     let (revision, items) = cache.snapshot(&prefix);
+    page_of(call, items, revision, &resource_prefix)
+}
+
+/// Selects, then cuts one page of `limit` with a continue token pinned to
+/// `revision` and, for unfiltered lists, the count of what is left.
+fn page_of(
+    call: &Call,
+    items: Vec<Arc<CachedObject>>,
+    revision: Revision,
+    resource_prefix: &str,
+) -> Result<http::Response<super::Body>, ApiError> {
+    let limit = call.query.limit;
     let mut selected_items = Vec::with_capacity(items.len());
     for item in items {
         if selected(call, &item)? {
@@ -213,7 +243,7 @@ pub async fn list(ctx: &Context, call: &Call) -> Result<http::Response<super::Bo
             .last()
             .map(|i| i.key.clone())
             .unwrap_or_default();
-        continue_token = Some(encode_continue(revision, &last, &resource_prefix));
+        continue_token = Some(encode_continue(revision, &last, resource_prefix));
         if call.query.label_selector.is_empty() && call.query.field_selector.is_empty() {
             remaining = Some(rest);
         }
@@ -239,6 +269,7 @@ async fn list_from_store(
     let mut items: Vec<Arc<CachedObject>> = Vec::new();
     let mut read_at = revision;
     let mut more;
+    let mut remaining;
     loop {
         let want = if limit == 0 {
             0
@@ -252,9 +283,13 @@ async fn list_from_store(
         {
             Ok(page) => page,
             Err(StoreError::Compacted { .. }) if call.query.continue_token.is_some() => {
-                return Err(ApiError::Gone(
-                    "The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter, or use the continue token in this response to retrieve the remainder of the results. Continuing with the provided token results in an inconsistent list - objects that were created, modified, or deleted between the time the first chunk was returned and now may show up in the list.".into(),
-                ))
+                // A fresh token goes on from the same key at the newest
+                // revision, as upstream offers one.
+                let current = ctx.store.current_revision().await?;
+                let from = start_after.as_deref().unwrap_or(prefix);
+                return Err(ApiError::ContinueExpired {
+                    fresh: encode_continue(current, from.trim_end_matches('\0'), &resource_prefix),
+                });
             }
             Err(e) => return Err(e.into()),
         };
@@ -270,6 +305,7 @@ async fn list_from_store(
             }
         }
         more = page.remaining > 0;
+        remaining = page.remaining;
         if !more || (limit > 0 && items.len() >= limit) || page.items.is_empty() {
             break;
         }
@@ -278,9 +314,11 @@ async fn list_from_store(
         (Some(last), true) => Some(encode_continue(read_at, last, &resource_prefix)),
         _ => None,
     };
+    let unfiltered = call.query.label_selector.is_empty() && call.query.field_selector.is_empty();
+    let remaining = (unfiltered && continue_token.is_some()).then_some(remaining);
     respond::list(
         call,
         &items,
-        respond::list_metadata(read_at, continue_token, None),
+        respond::list_metadata(read_at, continue_token, remaining),
     )
 }

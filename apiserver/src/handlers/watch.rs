@@ -41,27 +41,16 @@ pub async fn watch(ctx: &Context, call: &Call) -> Result<http::Response<Body>, A
     let prefix = ctx.collection_prefix(&descriptor, call.namespace());
     let revision = call.query.revision()?;
     let send_initial = call.query.send_initial_events.unwrap_or(false);
-    if send_initial && !call.query.allow_watch_bookmarks {
-        return Err(ApiError::invalid(
-            "ListOptions.meta.k8s.io",
-            "",
-            vec![crate::validation::FieldError::forbidden(
-                "allowWatchBookmarks",
-                "allowWatchBookmarks must be set to true when sendInitialEvents is set",
-            )],
-        ));
-    }
-    // "" and "0" start from the current state; a revision resumes after it.
+    call.query.validate_list_options(true)?;
+    // "" and "0" start from the current state; a revision resumes after it
+    // (one the cache has not reached yet included: changes up to it are
+    // skipped as they arrive, so there is nothing to wait for).
+    let resume_after = revision.unwrap_or(0);
     let (initial, subscription) = match revision {
-        Some(rv) if rv > 0 && !send_initial => {
-            if let Err(e) = cache.wait_for(rv, Duration::from_secs(3)).await {
-                return Err(e.into());
-            }
-            match cache.watch(rv) {
-                Ok(sub) => (Vec::new(), sub),
-                Err(e) => return Ok(error_stream(call, ApiError::from(e))),
-            }
-        }
+        Some(rv) if rv > 0 && !send_initial => match cache.watch(rv) {
+            Ok(sub) => (Vec::new(), sub),
+            Err(e) => return Ok(error_stream(call, ApiError::from(e))),
+        },
         _ => {
             match revision {
                 None => {
@@ -89,7 +78,7 @@ pub async fn watch(ctx: &Context, call: &Call) -> Result<http::Response<Body>, A
         sent_columns: false,
     };
     let timeout = call.query.timeout_seconds.map(Duration::from_secs);
-    tokio::spawn(writer.run(initial, subscription, send_initial, timeout));
+    tokio::spawn(writer.run(initial, subscription, send_initial, resume_after, timeout));
     let body = StreamBody::new(tokio_stream_from(rx));
     let content_type = match call.output {
         Output::Protobuf => format!("{};stream=watch", protobuf::MEDIA_TYPE),
@@ -135,6 +124,7 @@ impl Writer {
         initial: Vec<Arc<CachedObject>>,
         mut subscription: crate::watch_cache::Subscription,
         send_initial: bool,
+        resume_after: i64,
         timeout: Option<Duration>,
     ) {
         let deadline = timeout.map(|t| tokio::time::Instant::now() + t);
@@ -147,7 +137,13 @@ impl Writer {
                 return;
             }
         }
-        let mut last_revision = subscription.revision;
+        // A snapshot stream starts at its own revision; a resumed one after
+        // the client's, even one the cache has not reached yet.
+        let mut last_revision = if send_initial {
+            subscription.revision
+        } else {
+            subscription.revision.max(resume_after)
+        };
         if send_initial && self.send_bookmark(last_revision, true).await.is_err() {
             return;
         }
@@ -204,7 +200,15 @@ impl Writer {
             (EventType::Deleted, _, true) => EventType::Deleted,
             (EventType::Modified, true, true) => EventType::Modified,
             (EventType::Modified, false, true) => EventType::Added,
-            (EventType::Modified, true, false) => EventType::Deleted,
+            (EventType::Modified, true, false) => {
+                // Left the selector: the last state that matched, at the
+                // change's revision, as upstream sends it.
+                let Some(prev) = &event.prev else {
+                    return Ok(());
+                };
+                let last = prev.at_revision(event.revision).map_err(|_| ())?;
+                return self.send_object(EventType::Deleted, &last).await;
+            }
             (EventType::Added, _, true) => EventType::Added,
             _ => return Ok(()),
         };

@@ -77,10 +77,11 @@ async fn admit_namespace(ctx: &Context, call: &Call, name: &str) -> Result<(), A
     };
     let ns: Value = serde_json::from_slice(&kv.value).map_err(internal)?;
     if object::is_deleting(&ns) {
-        return Err(ApiError::Forbidden(format!(
-            "{} \"{name}\" is forbidden: unable to create new content in namespace {namespace} because it is being terminated",
-            call.descriptor.group_resource()
-        )));
+        return Err(ApiError::NamespaceTerminating {
+            resource: call.descriptor.group_resource(),
+            name: name.to_string(),
+            namespace: namespace.to_string(),
+        });
     }
     Ok(())
 }
@@ -471,6 +472,17 @@ async fn apply_update(
         if !requested_rv.is_empty() && requested_rv != kv.mod_revision.to_string() {
             return Err(store_conflict(descriptor, call.name()));
         }
+        let requested_uid = object::uid(&object);
+        if !requested_uid.is_empty() && requested_uid != object::uid(&current) {
+            return Err(ApiError::Conflict {
+                resource: descriptor.group_resource(),
+                name: call.name().to_string(),
+                detail: format!(
+                    "Precondition failed: UID in precondition: {requested_uid}, UID in object meta: {}",
+                    object::uid(&current)
+                ),
+            });
+        }
         let object = prepare_update(call, object, &current)?;
         if call.query.dry_run {
             return Ok((object, warnings));
@@ -688,6 +700,12 @@ pub async fn delete_object(
     for _ in 0..MAX_RETRIES {
         let (kv, current) = load(ctx, descriptor, namespace, name).await?;
         check(&current)?;
+        if let Some(reason) = descriptor.strategy.forbid_delete(&current) {
+            return Err(ApiError::Forbidden(format!(
+                "{} \"{name}\" is forbidden: {reason}",
+                descriptor.group_resource()
+            )));
+        }
         let mut marked = current.clone();
         let stays = descriptor.strategy.prepare_for_delete(&mut marked)
             || !object::finalizers(&current).is_empty();
@@ -701,6 +719,15 @@ pub async fn delete_object(
                 json!(object::now_timestamp()),
             );
             object::set_meta(&mut marked, "deletionGracePeriodSeconds", json!(0));
+            // Upstream bumps the generation of objects that track one when
+            // it marks them for deletion.
+            if let Some(generation) = current
+                .pointer("/metadata/generation")
+                .and_then(Value::as_i64)
+                .filter(|g| *g > 0)
+            {
+                object::set_meta(&mut marked, "generation", json!(generation + 1));
+            }
             if dry_run {
                 return Ok((200, marked));
             }

@@ -545,6 +545,25 @@ impl Store for EtcdStore {
         Ok(self.compacted.load(Ordering::Acquire))
     }
 
+    async fn check_revision(&self, revision: Revision) -> Result<(), StoreError> {
+        // One count-only read of one key at that revision: etcd refuses it
+        // once the revision is compacted, whoever compacted it.
+        let options = GetOptions::new().with_count_only().with_revision(revision);
+        match self
+            .client
+            .kv_client()
+            .get(self.home_key.as_str(), Some(options))
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(e) => Err(match Failure::from(e) {
+                Failure::Compacted => self.compacted_error(revision),
+                Failure::FutureRevision => self.future_error(revision).await,
+                Failure::Other(e) => e,
+            }),
+        }
+    }
+
     async fn request_progress(&self) {
         self.progress.notify_waiters();
     }

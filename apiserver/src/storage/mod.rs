@@ -178,6 +178,20 @@ pub trait Store: Send + Sync + 'static {
     /// The revision of the last compaction (0 if none).
     async fn compacted_revision(&self) -> Result<Revision, StoreError>;
 
+    /// Fails with [`StoreError::Compacted`] when `revision` can no longer be
+    /// read. Backends that always know their compaction answer from it;
+    /// a shared etcd (compacted by any replica) is asked.
+    async fn check_revision(&self, revision: Revision) -> Result<(), StoreError> {
+        let compacted = self.compacted_revision().await?;
+        if revision < compacted {
+            return Err(StoreError::Compacted {
+                requested: revision,
+                compacted,
+            });
+        }
+        Ok(())
+    }
+
     /// Asks open watches to send a [`Change::Progress`] soon, so a watcher
     /// can tell it has seen everything up to the store's current revision.
     /// Backends that send progress with every commit need do nothing.

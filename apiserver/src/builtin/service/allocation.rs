@@ -14,7 +14,10 @@ use std::net::IpAddr;
 use serde_json::{json, Value};
 
 use super::cluster_ip::Refusal;
-use super::{needs_cluster_ip, needs_node_ports, owner, service_type, ServiceStrategy, NODE_PORTS};
+use super::{
+    allocates_node_ports, is_externally_accessible, needs_cluster_ip, needs_health_check,
+    needs_node_ports, owner, service_type, ServiceStrategy, NODE_PORTS,
+};
 use crate::builtin::{array_at, child_object, default_field, items_mut, str_at};
 use crate::validation::FieldError;
 
@@ -66,9 +69,13 @@ impl ServiceStrategy {
         }
     }
 
-    /// Gives every port of a NodePort or LoadBalancer Service a node port.
+    /// Gives every port of a NodePort Service (or a LoadBalancer that
+    /// allocates node ports) a node port, and a LoadBalancer with
+    /// `externalTrafficPolicy: Local` its `healthCheckNodePort`.
     pub(super) fn allocate_node_ports(&self, object: &mut Value) {
-        if !needs_node_ports(object) {
+        let wants_ports = allocates_node_ports(object);
+        let wants_health_check = needs_health_check(object);
+        if !wants_ports && !wants_health_check {
             return;
         }
         let who = owner(object);
@@ -76,25 +83,27 @@ impl ServiceStrategy {
         let Some(spec) = object.get_mut("spec") else {
             return;
         };
-        for port in items_mut(spec, "ports") {
-            let Some(port) = port.as_object_mut() else {
-                continue;
-            };
-            if let Some(asked) = port
-                .get("nodePort")
-                .and_then(Value::as_i64)
-                .filter(|p| *p != 0)
-            {
+        let mut claim = |slot: &mut serde_json::Map<String, Value>, key: &str| {
+            if let Some(asked) = slot.get(key).and_then(Value::as_i64).filter(|p| *p != 0) {
                 if NODE_PORTS.contains(&asked) {
                     taken.entry(asked).or_insert_with(|| who.clone());
                 }
-                continue;
+                return;
             }
-            let free = NODE_PORTS.clone().find(|p| !taken.contains_key(p));
-            if let Some(free) = free {
+            if let Some(free) = NODE_PORTS.clone().find(|p| !taken.contains_key(p)) {
                 taken.insert(free, who.clone());
-                port.insert("nodePort".into(), json!(free));
+                slot.insert(key.into(), json!(free));
             }
+        };
+        if wants_ports {
+            for port in items_mut(spec, "ports") {
+                if let Some(port) = port.as_object_mut() {
+                    claim(port, "nodePort");
+                }
+            }
+        }
+        if let (true, Some(spec)) = (wants_health_check, spec.as_object_mut()) {
+            claim(spec, "healthCheckNodePort");
         }
     }
 
@@ -110,10 +119,8 @@ impl ServiceStrategy {
             }
         }
         let mut taken = self.ports_lock();
-        for port in array_at(object, "/spec/ports") {
-            if let Some(number) = port.get("nodePort").and_then(Value::as_i64) {
-                taken.entry(number).or_insert_with(|| who.clone());
-            }
+        for number in node_ports_of(object) {
+            taken.entry(number).or_insert_with(|| who.clone());
         }
     }
 
@@ -138,18 +145,23 @@ impl ServiceStrategy {
             .iter()
             .filter_map(|p| p.get("nodePort").and_then(Value::as_i64))
             .collect();
+        // internalTrafficPolicy stays: upstream never wipes it, even for
+        // an ExternalName Service.
         let mut fields: Vec<&str> = Vec::new();
         if drop_ips {
-            fields.extend([
-                "clusterIP",
-                "clusterIPs",
-                "ipFamilies",
-                "ipFamilyPolicy",
-                "internalTrafficPolicy",
-            ]);
+            fields.extend(["clusterIP", "clusterIPs", "ipFamilies", "ipFamilyPolicy"]);
         }
-        if drop_ports {
+        if is_externally_accessible(old) && !is_externally_accessible(object) {
             fields.push("externalTrafficPolicy");
+        }
+        let drop_health_check = needs_health_check(old)
+            && !needs_health_check(object)
+            && crate::builtin::same(
+                object.pointer("/spec/healthCheckNodePort"),
+                old.pointer("/spec/healthCheckNodePort"),
+            );
+        if service_type(old) == "LoadBalancer" && service_type(object) != "LoadBalancer" {
+            fields.push("allocateLoadBalancerNodePorts");
         }
         let Some(spec) = object.get_mut("spec") else {
             return;
@@ -161,10 +173,21 @@ impl ServiceStrategy {
                 }
             }
         }
+        let mut taken = self.ports_lock();
+        if drop_health_check {
+            if let Some(number) = spec
+                .as_object_mut()
+                .and_then(|map| map.remove("healthCheckNodePort"))
+                .and_then(|n| n.as_i64())
+            {
+                if taken.get(&number) == Some(&who) {
+                    taken.remove(&number);
+                }
+            }
+        }
         if !drop_ports {
             return;
         }
-        let mut taken = self.ports_lock();
         for port in items_mut(spec, "ports") {
             let Some(port) = port.as_object_mut() else {
                 continue;
@@ -191,11 +214,9 @@ impl ServiceStrategy {
             }
         }
         let mut taken = self.ports_lock();
-        for port in array_at(object, "/spec/ports") {
-            if let Some(number) = port.get("nodePort").and_then(Value::as_i64) {
-                if taken.get(&number) == Some(&who) {
-                    taken.remove(&number);
-                }
+        for number in node_ports_of(object) {
+            if taken.get(&number) == Some(&who) {
+                taken.remove(&number);
             }
         }
     }
@@ -255,6 +276,20 @@ impl ServiceStrategy {
             }
         }
     }
+}
+
+/// Every node port a Service holds: its ports' and its health check's.
+fn node_ports_of(object: &Value) -> Vec<i64> {
+    array_at(object, "/spec/ports")
+        .iter()
+        .filter_map(|p| p.get("nodePort").and_then(Value::as_i64))
+        .chain(
+            object
+                .pointer("/spec/healthCheckNodePort")
+                .and_then(Value::as_i64),
+        )
+        .filter(|n| *n != 0)
+        .collect()
 }
 
 /// Copies each stored node port onto the new port with the same port number

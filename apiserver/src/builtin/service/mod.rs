@@ -25,6 +25,38 @@ use crate::validation::{
 const TYPES: &[&str] = &["ClusterIP", "ExternalName", "LoadBalancer", "NodePort"];
 const AFFINITIES: &[&str] = &["ClientIP", "None"];
 const PROTOCOLS: &[&str] = &["SCTP", "TCP", "UDP"];
+const TRAFFIC_POLICIES: &[&str] = &["Cluster", "Local"];
+
+/// Upstream `DefaultClientIPServiceAffinitySeconds` (three hours) and
+/// `MaxClientIPServiceAffinitySeconds` (a day).
+const CLIENT_IP_TIMEOUT_DEFAULT: i64 = 10800;
+const CLIENT_IP_TIMEOUT_MAX: i64 = 86400;
+
+/// Upstream's session affinity rules: a ClientIP timeout within a day, and
+/// no config at all with affinity None.
+fn affinity_errors(object: &Value) -> Vec<FieldError> {
+    let config = object
+        .pointer("/spec/sessionAffinityConfig")
+        .filter(|c| !c.is_null());
+    match str_at(object, "/spec/sessionAffinity") {
+        "None" if config.is_some() => vec![FieldError::forbidden(
+            "spec.sessionAffinityConfig",
+            "must not be set when spec.sessionAffinity is None",
+        )],
+        "ClientIP" => {
+            let timeout = config.and_then(|c| c.pointer("/clientIP/timeoutSeconds"));
+            match timeout.and_then(Value::as_i64) {
+                Some(t) if t <= 0 || t > CLIENT_IP_TIMEOUT_MAX => vec![FieldError::invalid(
+                    "spec.sessionAffinityConfig.clientIP.timeoutSeconds",
+                    json!(t),
+                    format!("must be greater than 0 and less than {CLIENT_IP_TIMEOUT_MAX}"),
+                )],
+                _ => Vec::new(),
+            }
+        }
+        _ => Vec::new(),
+    }
+}
 
 /// Upstream's default `--service-node-port-range`.
 const NODE_PORTS: std::ops::RangeInclusive<i64> = 30000..=32767;
@@ -60,6 +92,79 @@ fn needs_node_ports(object: &Value) -> bool {
     matches!(service_type(object), "NodePort" | "LoadBalancer")
 }
 
+/// Whether node ports are handed out on create: NodePort always, a
+/// LoadBalancer unless `allocateLoadBalancerNodePorts` is false.
+fn allocates_node_ports(object: &Value) -> bool {
+    match service_type(object) {
+        "NodePort" => true,
+        "LoadBalancer" => {
+            object.pointer("/spec/allocateLoadBalancerNodePorts") != Some(&json!(false))
+        }
+        _ => false,
+    }
+}
+
+/// Upstream `ExternallyAccessible`: reachable from outside the cluster, so
+/// `externalTrafficPolicy` applies (a ClusterIP Service only through
+/// `externalIPs`).
+fn is_externally_accessible(object: &Value) -> bool {
+    match service_type(object) {
+        "NodePort" | "LoadBalancer" => true,
+        "ClusterIP" => !array_at(object, "/spec/externalIPs").is_empty(),
+        _ => false,
+    }
+}
+
+/// Upstream `NeedsHealthCheck`: a LoadBalancer that keeps external traffic
+/// on the receiving node gets a `healthCheckNodePort`.
+fn needs_health_check(object: &Value) -> bool {
+    service_type(object) == "LoadBalancer"
+        && str_at(object, "/spec/externalTrafficPolicy") == "Local"
+}
+
+/// Upstream `validateServiceExternalTrafficPolicy`.
+fn traffic_policy_errors(object: &Value) -> Vec<FieldError> {
+    let mut errors = Vec::new();
+    let policy = str_at(object, "/spec/externalTrafficPolicy");
+    if !is_externally_accessible(object) {
+        if !policy.is_empty() {
+            errors.push(FieldError::invalid(
+                "spec.externalTrafficPolicy",
+                json!(policy),
+                "may only be set for externally-accessible services",
+            ));
+        }
+    } else if policy.is_empty() {
+        errors.push(FieldError::required("spec.externalTrafficPolicy", ""));
+    } else {
+        errors.extend(one_of(
+            object,
+            "/spec/externalTrafficPolicy",
+            "spec.externalTrafficPolicy",
+            TRAFFIC_POLICIES,
+        ));
+    }
+    let health = object
+        .pointer("/spec/healthCheckNodePort")
+        .and_then(Value::as_i64)
+        .unwrap_or(0);
+    if needs_health_check(object) {
+        if health <= 0 {
+            errors.push(FieldError::required(
+                "spec.healthCheckNodePort",
+                "must be set when externalTrafficPolicy is 'Local'",
+            ));
+        }
+    } else if health != 0 {
+        errors.push(FieldError::invalid(
+            "spec.healthCheckNodePort",
+            json!(health),
+            "may only be set when `type` is 'LoadBalancer' and `externalTrafficPolicy` is 'Local'",
+        ));
+    }
+    errors
+}
+
 fn is_headless(object: &Value) -> bool {
     str_at(object, "/spec/clusterIP") == "None"
 }
@@ -77,25 +182,30 @@ impl ServiceStrategy {
     /// allocator decides.
     fn set_defaults(&self, object: &mut Value) {
         let kind = service_type(object).to_string();
+        let accessible = is_externally_accessible(object);
         let Some(spec) = child_object(object, "spec") else {
             return;
         };
         default_field(spec, "type", json!("ClusterIP"));
         default_field(spec, "sessionAffinity", json!("None"));
-        if spec.get("sessionAffinity").and_then(Value::as_str) == Some("ClientIP") {
-            let config = spec
-                .entry("sessionAffinityConfig")
-                .or_insert_with(|| json!({"clientIP": {}}));
-            if let Some(client_ip) = config.get_mut("clientIP").and_then(Value::as_object_mut) {
-                default_field(client_ip, "timeoutSeconds", json!(10800));
-            }
+        // Upstream replaces the whole config when any level is missing.
+        let is_client_ip = spec.get("sessionAffinity").and_then(Value::as_str) == Some("ClientIP");
+        let has_timeout = spec
+            .get("sessionAffinityConfig")
+            .and_then(|c| c.pointer("/clientIP/timeoutSeconds"))
+            .is_some_and(|t| !t.is_null());
+        if is_client_ip && !has_timeout {
+            spec.insert(
+                "sessionAffinityConfig".into(),
+                json!({"clientIP": {"timeoutSeconds": CLIENT_IP_TIMEOUT_DEFAULT}}),
+            );
         }
         if kind != "ExternalName" {
             default_field(spec, "internalTrafficPolicy", json!("Cluster"));
             default_field(spec, "ipFamilyPolicy", json!("SingleStack"));
             default_field(spec, "ipFamilies", json!([self.ips.family()]));
         }
-        if kind == "NodePort" || kind == "LoadBalancer" {
+        if accessible {
             default_field(spec, "externalTrafficPolicy", json!("Cluster"));
         }
         if kind == "LoadBalancer" {
@@ -223,6 +333,12 @@ impl Strategy for ServiceStrategy {
         if needs_node_ports(object) && needs_node_ports(old) {
             allocation::keep_node_ports(object, old);
         }
+        if needs_health_check(object) && needs_health_check(old) {
+            let kept = old.pointer("/spec/healthCheckNodePort").cloned();
+            if let (Some(spec), Some(kept)) = (child_object(object, "spec"), kept) {
+                default_field(spec, "healthCheckNodePort", kept);
+            }
+        }
         self.set_defaults(object);
         self.allocate_cluster_ip(object);
         self.allocate_node_ports(object);
@@ -262,6 +378,8 @@ impl Strategy for ServiceStrategy {
             }
         }
         errors.extend(port_errors(object));
+        errors.extend(traffic_policy_errors(object));
+        errors.extend(affinity_errors(object));
         errors.extend(self.cluster_ip_errors(object));
         errors
     }
@@ -480,7 +598,114 @@ pub(super) mod tests {
         to_external["spec"]["externalName"] = json!("db.example");
         s.prepare_for_update(&mut to_external, &old);
         assert!(to_external["spec"].get("clusterIP").is_none());
+        assert_eq!(to_external["spec"]["internalTrafficPolicy"], "Cluster");
         assert!(s.validate_update(&to_external, &old).is_empty());
+    }
+
+    #[test]
+    fn client_ip_affinity_has_a_bounded_timeout() {
+        let s = strategy();
+        let mut sticky = service(
+            "sticky",
+            json!({"sessionAffinity": "ClientIP", "sessionAffinityConfig": {}, "ports": [{"port": 80}]}),
+        );
+        s.prepare_for_create(&mut sticky);
+        assert_eq!(
+            sticky["spec"]["sessionAffinityConfig"],
+            json!({"clientIP": {"timeoutSeconds": 10800}})
+        );
+        sticky["spec"]["sessionAffinityConfig"]["clientIP"]["timeoutSeconds"] = json!(0);
+        assert_eq!(
+            messages(s.validate(&sticky)),
+            vec!["spec.sessionAffinityConfig.clientIP.timeoutSeconds: Invalid value: 0: must be greater than 0 and less than 86400"]
+        );
+        let mut plain = service(
+            "plain",
+            json!({"sessionAffinityConfig": {"clientIP": {"timeoutSeconds": 5}}, "ports": [{"port": 80}]}),
+        );
+        s.prepare_for_create(&mut plain);
+        assert_eq!(
+            messages(s.validate(&plain)),
+            vec!["spec.sessionAffinityConfig: Forbidden: must not be set when spec.sessionAffinity is None"]
+        );
+    }
+
+    #[test]
+    fn external_traffic_policy_follows_external_access() {
+        let s = strategy();
+        let mut external = service(
+            "ext",
+            json!({"externalIPs": ["192.0.2.1"], "ports": [{"port": 80}]}),
+        );
+        s.prepare_for_create(&mut external);
+        assert_eq!(external["spec"]["externalTrafficPolicy"], "Cluster");
+        assert!(s.validate(&external).is_empty());
+        let mut internal = service(
+            "int",
+            json!({"externalTrafficPolicy": "Local", "ports": [{"port": 80}]}),
+        );
+        s.prepare_for_create(&mut internal);
+        assert_eq!(
+            messages(s.validate(&internal)),
+            vec!["spec.externalTrafficPolicy: Invalid value: \"Local\": may only be set for externally-accessible services"]
+        );
+    }
+
+    #[test]
+    fn local_load_balancers_get_a_health_check_port() {
+        let s = strategy();
+        let mut lb = service(
+            "lb",
+            json!({"type": "LoadBalancer", "externalTrafficPolicy": "Local", "ports": [{"port": 80}]}),
+        );
+        s.prepare_for_create(&mut lb);
+        let health = lb["spec"]["healthCheckNodePort"]
+            .as_i64()
+            .expect("allocated");
+        assert!(NODE_PORTS.contains(&health));
+        assert_ne!(Some(health), lb["spec"]["ports"][0]["nodePort"].as_i64());
+        assert!(s.validate(&lb).is_empty());
+
+        let mut same = lb.clone();
+        same["spec"]
+            .as_object_mut()
+            .map(|m| m.remove("healthCheckNodePort"));
+        s.prepare_for_update(&mut same, &lb);
+        assert_eq!(same["spec"]["healthCheckNodePort"], health);
+
+        let mut cluster = lb.clone();
+        cluster["spec"]["externalTrafficPolicy"] = json!("Cluster");
+        s.prepare_for_update(&mut cluster, &lb);
+        assert!(cluster["spec"].get("healthCheckNodePort").is_none());
+        assert!(s.validate_update(&cluster, &lb).is_empty());
+
+        let mut no_node_ports = service(
+            "quiet",
+            json!({"type": "LoadBalancer", "allocateLoadBalancerNodePorts": false, "ports": [{"port": 80}]}),
+        );
+        s.prepare_for_create(&mut no_node_ports);
+        assert!(no_node_ports["spec"]["ports"][0].get("nodePort").is_none());
+    }
+
+    #[test]
+    fn leaving_load_balancer_drops_its_node_port_switch() {
+        let s = strategy();
+        let mut old = service(
+            "lb",
+            json!({"type": "LoadBalancer", "ports": [{"port": 80}]}),
+        );
+        s.prepare_for_create(&mut old);
+        assert_eq!(old["spec"]["allocateLoadBalancerNodePorts"], true);
+        let mut to_node_port = old.clone();
+        to_node_port["spec"]["type"] = json!("NodePort");
+        s.prepare_for_update(&mut to_node_port, &old);
+        assert!(to_node_port["spec"]
+            .get("allocateLoadBalancerNodePorts")
+            .is_none());
+        assert_eq!(
+            to_node_port["spec"]["ports"][0]["nodePort"],
+            old["spec"]["ports"][0]["nodePort"]
+        );
     }
 
     #[test]

@@ -48,6 +48,10 @@ const EXPIRING: TableDefinition<&str, i64> = TableDefinition::new("expiring");
 const WRITE_QUEUE: usize = 4096;
 /// The most writes applied in one transaction; bounds commit latency.
 const MAX_BATCH: usize = 1024;
+/// redb's own page cache. Reads that miss it go to the OS page cache, so a
+/// small one costs little speed and keeps the server's resident memory
+/// close to what it holds (the watch cache already keeps every object).
+const PAGE_CACHE_BYTES: usize = 8 * 1024 * 1024;
 /// Committed batches buffered for watchers; a watcher further behind is cut
 /// off with an error (the watch cache then re-lists), never stalls the writer.
 const WATCH_BUFFER: usize = 1024;
@@ -133,7 +137,12 @@ impl EmbeddedStore {
     /// thread and expiry timer.
     pub fn open(dir: &Path) -> Result<Self, StoreError> {
         std::fs::create_dir_all(dir).map_err(internal)?;
-        let db = Arc::new(Database::create(dir.join("store.redb")).map_err(internal)?);
+        let db = Arc::new(
+            redb::Builder::new()
+                .set_cache_size(PAGE_CACHE_BYTES)
+                .create(dir.join("store.redb"))
+                .map_err(internal)?,
+        );
         let (revision, compacted) = {
             let txn = db.begin_write().map_err(internal)?;
             let (rev, comp) = {
