@@ -14,6 +14,7 @@ use memchr::memmem;
 
 use crate::client::ApiClient;
 use crate::error::BenchError;
+use crate::etcd_puts;
 use crate::kubeconfig;
 use crate::namespace;
 use crate::phase::{self, Bounds, PhaseOutcome};
@@ -32,6 +33,9 @@ pub struct CrudOptions {
     pub connections: usize,
     pub max_seconds: u64,
     pub server_pid: Option<u32>,
+    /// etcd the server stores in: measure raw puts first and check creates
+    /// against them (target: at least 80%).
+    pub etcd_baseline: Option<Vec<String>>,
 }
 
 /// Shared by the operations of one round.
@@ -67,9 +71,25 @@ pub async fn run(options: CrudOptions) -> Result<Report, BenchError> {
         report.rows.push(memory_row("RSS idle", idle, 25.0));
     }
 
+    let baseline = match &options.etcd_baseline {
+        Some(endpoints) => {
+            let puts = etcd_puts::measure(&etcd_puts::EtcdOptions {
+                endpoints: endpoints.clone(),
+                concurrency: options.concurrency.clone(),
+                puts: options.objects,
+                value_bytes: options.object_bytes,
+                max_seconds: options.max_seconds,
+            })
+            .await?;
+            report.rows.extend(puts.iter().cloned());
+            puts
+        }
+        None => Vec::new(),
+    };
+
     let namespace = namespace::unique_name();
     namespace::create(&client, &namespace).await?;
-    let outcome = rounds(&options, &client, &namespace, &mut report).await;
+    let outcome = rounds(&options, &client, &namespace, &baseline, &mut report).await;
     let cleanup = namespace::delete(&client, &namespace).await;
     outcome?;
     cleanup?;
@@ -85,6 +105,7 @@ async fn rounds(
     options: &CrudOptions,
     client: &Arc<ApiClient>,
     namespace: &str,
+    baseline: &[Row],
     report: &mut Report,
 ) -> Result<(), BenchError> {
     let max_time = Duration::from_secs(options.max_seconds);
@@ -113,6 +134,17 @@ async fn rounds(
         if create_checks {
             row = check_rate(row, 5000.0);
             row = check_p99(row, 15.0);
+        }
+        let raw = baseline
+            .iter()
+            .find(|put| put.concurrency == Some(concurrency))
+            .and_then(|put| put.ops_per_second);
+        if let (Some(raw), Some(rate)) = (raw, row.ops_per_second) {
+            let percent = if raw > 0.0 { rate / raw * 100.0 } else { 0.0 };
+            row = row.check(Check::holds(
+                &format!("{percent:.0}% of etcd puts (>= 80%)"),
+                percent >= 80.0,
+            ));
         }
         report.rows.push(row);
 

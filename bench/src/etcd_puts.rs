@@ -10,7 +10,7 @@ use etcd_client::{Client, DeleteOptions};
 use crate::error::BenchError;
 use crate::loopback;
 use crate::phase::{self, Bounds};
-use crate::report::Report;
+use crate::report::{Report, Row};
 
 /// Longest wait for one put, so a stuck etcd cannot hang the run.
 const PUT_TIMEOUT: Duration = Duration::from_secs(30);
@@ -25,6 +25,22 @@ pub struct EtcdOptions {
 }
 
 pub async fn run(options: EtcdOptions) -> Result<Report, BenchError> {
+    let mut report = Report::new("etcd puts");
+    report.rows = measure(&options).await?;
+    report.notes.push(format!(
+        "{} puts of {} value bytes per concurrency under {KEY_PREFIX}<pid>/ (deleted); \
+         compare `crud` creates on the etcd backend (or give `crud --etcd-baseline`): \
+         the target is >= 80% of these ops/s",
+        options.puts, options.value_bytes
+    ));
+    Ok(report)
+}
+
+/// Where the puts go, followed by this process's id; deleted afterwards.
+const KEY_PREFIX: &str = "/bench-puts/";
+
+/// One `put` row per concurrency level.
+pub async fn measure(options: &EtcdOptions) -> Result<Vec<Row>, BenchError> {
     for endpoint in &options.endpoints {
         loopback::host_port(endpoint, "http", 2379)?;
     }
@@ -32,9 +48,9 @@ pub async fn run(options: EtcdOptions) -> Result<Report, BenchError> {
         .with_connect_timeout(PUT_TIMEOUT)
         .with_timeout(PUT_TIMEOUT);
     let client = Client::connect(&options.endpoints, Some(connect_options)).await?;
-    let prefix = format!("/bench-puts/{}/", std::process::id());
+    let prefix = format!("{KEY_PREFIX}{}/", std::process::id());
     let value: Arc<Vec<u8>> = Arc::new(vec![b'x'; options.value_bytes]);
-    let mut report = Report::new("etcd puts");
+    let mut rows = Vec::with_capacity(options.concurrency.len());
     for &concurrency in &options.concurrency {
         let bounds = Bounds {
             count: options.puts,
@@ -56,16 +72,11 @@ pub async fn run(options: EtcdOptions) -> Result<Report, BenchError> {
             }
         })
         .await;
-        report.rows.push(outcome.into_row("put", concurrency));
+        rows.push(outcome.into_row("etcd put", concurrency));
     }
     client
         .kv_client()
         .delete(prefix.as_str(), Some(DeleteOptions::new().with_prefix()))
         .await?;
-    report.notes.push(format!(
-        "{} puts of {} value bytes per concurrency under {prefix} (deleted); compare \
-         `crud` creates on the etcd backend: the target is >= 80% of these ops/s",
-        options.puts, options.value_bytes
-    ));
-    Ok(report)
+    Ok(rows)
 }

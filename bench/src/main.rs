@@ -87,6 +87,10 @@ struct CrudArgs {
     /// PID of the server: report its VmRSS idle and with the objects stored.
     #[arg(long)]
     server_pid: Option<u32>,
+    /// etcd client URLs of the server's etcd (loopback only): measure raw
+    /// puts there first and check creates reach 80% of them.
+    #[arg(long, value_delimiter = ',')]
+    etcd_baseline: Option<Vec<String>>,
 }
 
 #[derive(Debug, Args)]
@@ -178,6 +182,7 @@ async fn dispatch(command: Command) -> Result<Report, BenchError> {
                 connections: args.connections,
                 max_seconds: args.max_seconds,
                 server_pid: args.server_pid,
+                etcd_baseline: args.etcd_baseline,
             })
             .await
         }
@@ -265,6 +270,7 @@ mod tests {
         assert_eq!(args.objects, 10_000);
         assert_eq!(args.page_size, 500);
         assert_eq!(args.object_bytes, 1024);
+        assert_eq!(args.etcd_baseline, None);
         assert!(!cli.json);
     }
 
@@ -284,6 +290,22 @@ mod tests {
             panic!("expected crud");
         };
         assert_eq!(args.concurrency, vec![2, 4, 8]);
+    }
+
+    #[test]
+    fn etcd_baseline_takes_a_list_of_endpoints() {
+        let cli = parse(&[
+            "crud",
+            "--kubeconfig",
+            "k",
+            "--etcd-baseline",
+            "http://127.0.0.1:2379,http://127.0.0.1:22379",
+        ])
+        .expect("valid");
+        let Command::Crud(args) = cli.command else {
+            panic!("expected crud");
+        };
+        assert_eq!(args.etcd_baseline.map(|list| list.len()), Some(2));
     }
 
     #[test]
