@@ -5,6 +5,7 @@
 //! the lists see exactly that many, and deletes them again at its end. All
 //! of it happens in a namespace the run creates and deletes.
 
+use std::future::Future;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -109,6 +110,8 @@ async fn rounds(
     report: &mut Report,
 ) -> Result<(), BenchError> {
     let max_time = Duration::from_secs(options.max_seconds);
+    let bounds = |count| Bounds { count, max_time };
+    let pid = options.server_pid;
     for (round_index, &concurrency) in options.concurrency.iter().enumerate() {
         let round = Arc::new(Round {
             client: client.clone(),
@@ -120,84 +123,92 @@ async fn rounds(
                 .map(|_| Mutex::new(String::new()))
                 .collect(),
         });
-        let bounds = |count| Bounds { count, max_time };
 
-        let meter = CpuMeter::start(options.server_pid);
-        let created = phase::run(concurrency, bounds(options.objects), {
-            let round = round.clone();
-            move |index| create(round.clone(), index)
-        })
+        let row = measure(
+            &round,
+            "create",
+            concurrency,
+            bounds(options.objects),
+            pid,
+            create,
+        )
         .await;
-        let create_checks = concurrency == 16;
-        let mut row = created.into_row("create", concurrency);
-        row.value = Some(meter.describe());
-        if create_checks {
-            row = check_rate(row, 5000.0);
-            row = check_p99(row, 15.0);
-        }
-        let raw = baseline
-            .iter()
-            .find(|put| put.concurrency == Some(concurrency))
-            .and_then(|put| put.ops_per_second);
-        if let (Some(raw), Some(rate)) = (raw, row.ops_per_second) {
-            let percent = if raw > 0.0 { rate / raw * 100.0 } else { 0.0 };
-            row = row.check(Check::holds(
-                &format!("{percent:.0}% of etcd puts (>= 80%)"),
-                percent >= 80.0,
-            ));
-        }
-        report.rows.push(row);
-
-        if round_index == 0 {
-            if let Some(pid) = options.server_pid {
-                tokio::time::sleep(Duration::from_secs(1)).await;
-                let stored = process_usage::rss_kib(pid)?;
-                let label = format!("RSS with {} ConfigMaps", options.objects);
-                report.rows.push(memory_row(&label, stored, 80.0));
-            }
+        report.rows.push(check_create(row, concurrency, baseline));
+        if let (0, Some(pid)) = (round_index, pid) {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            let stored = process_usage::rss_kib(pid)?;
+            let label = format!("RSS with {} ConfigMaps", options.objects);
+            report.rows.push(memory_row(&label, stored, 80.0));
         }
 
-        let meter = CpuMeter::start(options.server_pid);
-        let got = phase::run(concurrency, bounds(options.gets), {
-            let round = round.clone();
-            move |index| get(round.clone(), index)
-        })
-        .await;
-        let mut row = got.into_row("get", concurrency);
-        row.value = Some(meter.describe());
+        let mut row = measure(&round, "get", concurrency, bounds(options.gets), pid, get).await;
         if concurrency == 16 {
             row = check_rate(row, 20000.0);
         }
         report.rows.push(row);
 
         for page_size in [None, Some(options.page_size)] {
-            let meter = CpuMeter::start(options.server_pid);
+            let meter = CpuMeter::start(pid);
             let mut row = list_row(&round, concurrency, page_size, bounds(options.lists)).await;
             row.value = Some(meter.describe());
             report.rows.push(row);
         }
 
-        let meter = CpuMeter::start(options.server_pid);
-        let updated = phase::run(concurrency, bounds(options.objects), {
-            let round = round.clone();
-            move |index| update(round.clone(), index)
-        })
-        .await;
-        let mut row = updated.into_row("update", concurrency);
-        row.value = Some(meter.describe());
-        report.rows.push(row);
-
-        let meter = CpuMeter::start(options.server_pid);
-        let deleted = phase::run(concurrency, bounds(options.objects), {
-            let round = round.clone();
-            move |index| delete(round.clone(), index)
-        })
-        .await;
-        let mut row = deleted.into_row("delete", concurrency);
-        row.value = Some(meter.describe());
-        report.rows.push(row);
+        let objects = bounds(options.objects);
+        report
+            .rows
+            .push(measure(&round, "update", concurrency, objects, pid, update).await);
+        report
+            .rows
+            .push(measure(&round, "delete", concurrency, objects, pid, delete).await);
     }
     Ok(())
+}
+
+/// Runs one phase of `operation` over the round and returns its row, with
+/// the CPU time client and server used in the value column.
+async fn measure<F, Fut>(
+    round: &Arc<Round>,
+    name: &str,
+    concurrency: usize,
+    bounds: Bounds,
+    server_pid: Option<u32>,
+    operation: F,
+) -> Row
+where
+    F: Fn(Arc<Round>, usize) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<(), String>> + Send + 'static,
+{
+    let meter = CpuMeter::start(server_pid);
+    let round = round.clone();
+    let outcome = phase::run(concurrency, bounds, move |index| {
+        operation(round.clone(), index)
+    })
+    .await;
+    let mut row = outcome.into_row(name, concurrency);
+    row.value = Some(meter.describe());
+    row
+}
+
+/// The create targets: at concurrency 16 >= 5,000/s with p99 < 15 ms, and,
+/// given a baseline, at least 80% of raw etcd puts at the same concurrency.
+fn check_create(mut row: Row, concurrency: usize, baseline: &[Row]) -> Row {
+    if concurrency == 16 {
+        row = check_rate(row, 5000.0);
+        row = check_p99(row, 15.0);
+    }
+    let raw = baseline
+        .iter()
+        .find(|put| put.concurrency == Some(concurrency))
+        .and_then(|put| put.ops_per_second);
+    if let (Some(raw), Some(rate)) = (raw, row.ops_per_second) {
+        let percent = if raw > 0.0 { rate / raw * 100.0 } else { 0.0 };
+        row = row.check(Check::holds(
+            &format!("{percent:.0}% of etcd puts (>= 80%)"),
+            percent >= 80.0,
+        ));
+    }
+    row
 }
 
 fn memory_row(label: &str, kib: u64, target_mib: f64) -> Row {

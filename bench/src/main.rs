@@ -241,10 +241,15 @@ fn main() -> ExitCode {
         }
     };
     match runtime.block_on(dispatch(cli.command)) {
-        Ok(report) => {
-            report.print(cli.json);
-            ExitCode::SUCCESS
-        }
+        Ok(report) => match report.print(cli.json) {
+            Ok(()) => ExitCode::SUCCESS,
+            // A reader such as `head` that stops early is not a failure.
+            Err(error) if error.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+            Err(error) => {
+                eprintln!("bench: writing the report: {error}");
+                ExitCode::FAILURE
+            }
+        },
         Err(error) => {
             eprintln!("bench: {error}");
             ExitCode::FAILURE

@@ -98,15 +98,16 @@ impl Report {
         }
     }
 
-    pub fn print(&self, as_json: bool) {
-        if as_json {
-            match serde_json::to_string_pretty(self) {
-                Ok(text) => println!("{text}"),
-                Err(error) => eprintln!("cannot encode the report: {error}"),
-            }
+    /// Writes the report to standard output as JSON or as a table.
+    pub fn print(&self, as_json: bool) -> std::io::Result<()> {
+        let text = if as_json {
+            serde_json::to_string_pretty(self)? + "\n"
         } else {
-            print!("{}", self.table());
-        }
+            self.table()
+        };
+        let mut out = std::io::stdout().lock();
+        std::io::Write::write_all(&mut out, text.as_bytes())?;
+        std::io::Write::flush(&mut out)
     }
 
     /// The report as an aligned text table followed by errors and notes.
