@@ -128,6 +128,10 @@ pub struct CacheEvent {
     pub object: Arc<CachedObject>,
     pub prev: Option<Arc<CachedObject>>,
     pub revision: Revision,
+    /// The JSON watch frame of this event in the stored version, built by
+    /// the first watcher that sends it and shared by the rest: with many
+    /// watchers, encoding once per event instead of once per watcher.
+    pub json_frame: std::sync::OnceLock<Bytes>,
 }
 
 /// What a watcher gets from [`WatchCache::watch`].
@@ -279,6 +283,7 @@ impl WatchCache {
                 object,
                 prev,
                 revision,
+                json_frame: std::sync::OnceLock::new(),
             });
             if state.history.len() >= HISTORY {
                 if let Some(dropped) = state.history.pop_front() {

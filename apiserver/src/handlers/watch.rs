@@ -14,7 +14,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use futures::StreamExt;
 use http_body_util::StreamBody;
 use hyper::body::Frame;
@@ -30,6 +30,21 @@ use crate::negotiation::Output;
 use crate::server::Body;
 use crate::watch_cache::{CacheEvent, CachedObject, EventType};
 
+/// A JSON watch frame around an object's bytes, spliced without re-encoding.
+fn json_frame(kind: EventType, object: &[u8]) -> Bytes {
+    let mut frame = Vec::with_capacity(object.len() + 32);
+    frame.extend_from_slice(b"{\"type\":\"");
+    frame.extend_from_slice(kind.as_str().as_bytes());
+    frame.extend_from_slice(b"\",\"object\":");
+    frame.extend_from_slice(object);
+    frame.extend_from_slice(b"}\n");
+    Bytes::from(frame)
+}
+
+/// Events taken from the broadcast in one wake-up before sending.
+const MAX_COALESCED: usize = 256;
+/// Queued bytes that are sent without waiting for the end of a wake-up.
+const FLUSH_BYTES: usize = 64 * 1024;
 /// How often an idle watch that allows bookmarks gets one.
 const BOOKMARK_INTERVAL: Duration = Duration::from_secs(15);
 /// Frames buffered towards one client before its writer waits.
@@ -76,6 +91,7 @@ pub async fn watch(ctx: &Context, call: &Call) -> Result<http::Response<Body>, A
         prefix,
         tx,
         sent_columns: false,
+        batch: BytesMut::new(),
     };
     let timeout = call.query.timeout_seconds.map(Duration::from_secs);
     tokio::spawn(writer.run(initial, subscription, send_initial, resume_after, timeout));
@@ -116,6 +132,9 @@ struct Writer {
     prefix: String,
     tx: mpsc::Sender<Result<Frame<Bytes>, std::io::Error>>,
     sent_columns: bool,
+    /// Frames waiting to go out together: one body frame per wake-up
+    /// rather than per event, which is what lets a busy stream keep up.
+    batch: BytesMut,
 }
 
 impl Writer {
@@ -154,6 +173,9 @@ impl Writer {
                 return;
             }
         }
+        if self.flush().await.is_err() {
+            return;
+        }
         // Live
         let mut bookmarks = tokio::time::interval(BOOKMARK_INTERVAL);
         bookmarks.tick().await;
@@ -161,25 +183,49 @@ impl Writer {
             let sleep_until = deadline
                 .unwrap_or_else(|| tokio::time::Instant::now() + Duration::from_secs(3600 * 24));
             tokio::select! {
-                received = subscription.live.recv() => match received {
-                    Ok(event) => {
-                        if event.revision <= last_revision {
-                            continue;
+                received = subscription.live.recv() => {
+                    let mut next = Some(received);
+                    let mut taken = 0;
+                    // This event, then whatever else is already waiting.
+                    while let Some(received) = next.take() {
+                        match received {
+                            Ok(event) => {
+                                if event.revision > last_revision {
+                                    last_revision = event.revision;
+                                    if self.send_event(&event).await.is_err() {
+                                        return;
+                                    }
+                                }
+                            }
+                            Err(broadcast::error::RecvError::Lagged(_)) => {
+                                let gone = ApiError::Gone(format!("too old resource version: {last_revision}: the watcher fell behind"));
+                                let _ = self.send_frame("ERROR", &gone.to_status()).await;
+                                let _ = self.flush().await;
+                                return;
+                            }
+                            Err(broadcast::error::RecvError::Closed) => {
+                                let _ = self.flush().await;
+                                return;
+                            }
                         }
-                        last_revision = event.revision;
-                        if self.send_event(&event).await.is_err() {
-                            return;
+                        taken += 1;
+                        if taken < MAX_COALESCED {
+                            next = match subscription.live.try_recv() {
+                                Ok(event) => Some(Ok(event)),
+                                Err(broadcast::error::TryRecvError::Lagged(n)) => Some(Err(broadcast::error::RecvError::Lagged(n))),
+                                Err(broadcast::error::TryRecvError::Closed) => Some(Err(broadcast::error::RecvError::Closed)),
+                                Err(broadcast::error::TryRecvError::Empty) => None,
+                            };
                         }
                     }
-                    Err(broadcast::error::RecvError::Lagged(_)) => {
-                        let gone = ApiError::Gone(format!("too old resource version: {last_revision}: the watcher fell behind"));
-                        let _ = self.send_frame("ERROR", &gone.to_status()).await;
+                    if self.flush().await.is_err() {
                         return;
                     }
-                    Err(broadcast::error::RecvError::Closed) => return,
-                },
+                }
                 _ = bookmarks.tick() => {
-                    if self.call.query.allow_watch_bookmarks && self.send_bookmark(last_revision, false).await.is_err() {
+                    if self.call.query.allow_watch_bookmarks
+                        && (self.send_bookmark(last_revision, false).await.is_err() || self.flush().await.is_err())
+                    {
                         return;
                     }
                 }
@@ -212,6 +258,16 @@ impl Writer {
             (EventType::Added, _, true) => EventType::Added,
             _ => return Ok(()),
         };
+        let shareable = kind == event.kind
+            && self.call.output == Output::Json
+            && event.object.api_version == self.call.descriptor.api_version();
+        if shareable {
+            let frame = event
+                .json_frame
+                .get_or_init(|| json_frame(kind, &event.object.json))
+                .clone();
+            return self.push(frame).await;
+        }
         self.send_object(kind, &event.object).await
     }
 
@@ -234,13 +290,7 @@ impl Writer {
             Output::Json => {
                 // Fast path: splice the cached bytes into the frame.
                 let bytes = respond::object_bytes(&descriptor, item).map_err(|_| ())?;
-                let mut frame = Vec::with_capacity(bytes.len() + 32);
-                frame.extend_from_slice(b"{\"type\":\"");
-                frame.extend_from_slice(kind.as_str().as_bytes());
-                frame.extend_from_slice(b"\",\"object\":");
-                frame.extend_from_slice(&bytes);
-                frame.extend_from_slice(b"}\n");
-                return self.push(Bytes::from(frame)).await;
+                return self.push(json_frame(kind, &bytes)).await;
             }
             _ => respond::client_value(&descriptor, item).map_err(|_| ())?,
         };
@@ -273,7 +323,21 @@ impl Writer {
         self.push(Bytes::from(bytes)).await
     }
 
+    /// Queues bytes for the client, sending once enough has gathered.
     async fn push(&mut self, bytes: Bytes) -> Result<(), ()> {
+        self.batch.extend_from_slice(&bytes);
+        if self.batch.len() >= FLUSH_BYTES {
+            self.flush().await?;
+        }
+        Ok(())
+    }
+
+    /// Sends what is queued as one body frame.
+    async fn flush(&mut self) -> Result<(), ()> {
+        if self.batch.is_empty() {
+            return Ok(());
+        }
+        let bytes = self.batch.split().freeze();
         self.tx.send(Ok(Frame::data(bytes))).await.map_err(|_| ())
     }
 }
