@@ -72,10 +72,20 @@ async fn admit_namespace(ctx: &Context, call: &Call, name: &str) -> Result<(), A
         return Ok(());
     };
     let key = format!("{}/namespaces/{namespace}", ctx.prefix);
-    let Some(kv) = ctx.store.get(&key).await? else {
-        return Err(ApiError::not_found("namespaces", namespace));
+    // The namespace cache answers most of the time, as upstream's informer
+    // does; one it has not seen yet (just created) is read from the store.
+    let cached = ctx
+        .registry
+        .snapshot()
+        .lookup("", "v1", "namespaces")
+        .and_then(|d| ctx.cache(&d).get(&key));
+    let ns: Value = match cached {
+        Some(cached) => cached.value()?,
+        None => match ctx.store.get(&key).await? {
+            Some(kv) => serde_json::from_slice(&kv.value).map_err(internal)?,
+            None => return Err(ApiError::not_found("namespaces", namespace)),
+        },
     };
-    let ns: Value = serde_json::from_slice(&kv.value).map_err(internal)?;
     if object::is_deleting(&ns) {
         return Err(ApiError::NamespaceTerminating {
             resource: call.descriptor.group_resource(),
