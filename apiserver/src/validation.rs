@@ -226,6 +226,116 @@ pub fn dns1035_label_errors(value: &str) -> Vec<String> {
     errors
 }
 
+/// Metadata rules every kind shares: name, labels, annotations.
+pub fn object_meta_errors(
+    namespaced: bool,
+    object: &Value,
+    strategy_errors: &[FieldError],
+) -> Vec<FieldError> {
+    let mut errors = Vec::new();
+    let name = crate::object::name(object);
+    let names_checked = strategy_errors.iter().any(|e| e.field == "metadata.name");
+    if name.is_empty() {
+        errors.push(FieldError::required(
+            "metadata.name",
+            "name or generateName is required",
+        ));
+    } else if !names_checked {
+        for detail in dns1123_subdomain_errors(name) {
+            errors.push(FieldError::invalid(
+                "metadata.name",
+                serde_json::json!(name),
+                detail,
+            ));
+        }
+    }
+    if namespaced && crate::object::namespace(object).is_empty() {
+        errors.push(FieldError::required("metadata.namespace", ""));
+    }
+    for (key, value) in crate::object::labels(object) {
+        for detail in label_key_errors(&key) {
+            errors.push(FieldError::invalid(
+                "metadata.labels",
+                serde_json::json!(key),
+                detail,
+            ));
+        }
+        for detail in label_value_errors(&value) {
+            errors.push(FieldError::invalid(
+                "metadata.labels",
+                serde_json::json!(value),
+                detail,
+            ));
+        }
+    }
+    let annotations = crate::object::string_map(object.pointer("/metadata/annotations"));
+    let size: usize = annotations.iter().map(|(k, v)| k.len() + v.len()).sum();
+    if size > 256 * 1024 {
+        errors.push(FieldError::too_long("metadata.annotations", 256 * 1024));
+    }
+    errors
+}
+
+fn is_name_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')
+}
+
+fn qualified_name_errors(name: &str) -> Vec<String> {
+    let ok = !name.is_empty()
+        && name.len() <= 63
+        && name.chars().all(is_name_char)
+        && name
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphanumeric())
+        && name
+            .chars()
+            .last()
+            .is_some_and(|c| c.is_ascii_alphanumeric());
+    if ok {
+        Vec::new()
+    } else {
+        vec!["name part must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex used for validation is '([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]')".into()]
+    }
+}
+
+fn label_key_errors(key: &str) -> Vec<String> {
+    match key.split_once('/') {
+        Some((prefix, name)) => {
+            let mut errors: Vec<String> = dns1123_subdomain_errors(prefix)
+                .into_iter()
+                .map(|e| format!("prefix part {e}"))
+                .collect();
+            errors.extend(qualified_name_errors(name));
+            errors
+        }
+        None => qualified_name_errors(key),
+    }
+}
+
+fn label_value_errors(value: &str) -> Vec<String> {
+    if value.is_empty() {
+        return Vec::new();
+    }
+    let mut errors = Vec::new();
+    if value.len() > 63 {
+        errors.push("must be no more than 63 characters".into());
+    }
+    if !(value.chars().all(is_name_char)
+        && value
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphanumeric())
+        && value
+            .chars()
+            .last()
+            .is_some_and(|c| c.is_ascii_alphanumeric()))
+    {
+        errors.push("a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyValue',  or 'my_value',  or '12345', regex used for validation is '(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?')".into());
+    }
+    errors
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

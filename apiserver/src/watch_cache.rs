@@ -325,6 +325,11 @@ impl WatchCache {
         self.read().revision
     }
 
+    /// One object by key, as the cache last saw it.
+    pub fn get(&self, key: &str) -> Option<Arc<CachedObject>> {
+        self.read().items.get(key).cloned()
+    }
+
     /// The objects under `prefix` (a sub-prefix of the cache's own, e.g. one
     /// namespace), in key order, with the revision they were read at.
     pub fn snapshot(&self, prefix: &str) -> (Revision, Vec<Arc<CachedObject>>) {

@@ -72,10 +72,20 @@ async fn admit_namespace(ctx: &Context, call: &Call, name: &str) -> Result<(), A
         return Ok(());
     };
     let key = format!("{}/namespaces/{namespace}", ctx.prefix);
-    let Some(kv) = ctx.store.get(&key).await? else {
-        return Err(ApiError::not_found("namespaces", namespace));
+    // The namespace cache answers most of the time, as upstream's informer
+    // does; one it has not seen yet (just created) is read from the store.
+    let cached = ctx
+        .registry
+        .snapshot()
+        .lookup("", "v1", "namespaces")
+        .and_then(|d| ctx.cache(&d).get(&key));
+    let ns: Value = match cached {
+        Some(cached) => cached.value()?,
+        None => match ctx.store.get(&key).await? {
+            Some(kv) => serde_json::from_slice(&kv.value).map_err(internal)?,
+            None => return Err(ApiError::not_found("namespaces", namespace)),
+        },
     };
-    let ns: Value = serde_json::from_slice(&kv.value).map_err(internal)?;
     if object::is_deleting(&ns) {
         return Err(ApiError::NamespaceTerminating {
             resource: call.descriptor.group_resource(),
@@ -84,104 +94,6 @@ async fn admit_namespace(ctx: &Context, call: &Call, name: &str) -> Result<(), A
         });
     }
     Ok(())
-}
-
-/// Metadata rules every kind shares: name, labels, annotations.
-fn validate_metadata(
-    descriptor: &ResourceDescriptor,
-    object: &Value,
-    strategy_errors: &[FieldError],
-) -> Vec<FieldError> {
-    let mut errors = Vec::new();
-    let name = object::name(object);
-    let names_checked = strategy_errors.iter().any(|e| e.field == "metadata.name");
-    if name.is_empty() {
-        errors.push(FieldError::required(
-            "metadata.name",
-            "name or generateName is required",
-        ));
-    } else if !names_checked {
-        for detail in validation::dns1123_subdomain_errors(name) {
-            errors.push(FieldError::invalid("metadata.name", json!(name), detail));
-        }
-    }
-    if descriptor.namespaced && object::namespace(object).is_empty() {
-        errors.push(FieldError::required("metadata.namespace", ""));
-    }
-    for (key, value) in object::labels(object) {
-        for detail in label_key_errors(&key) {
-            errors.push(FieldError::invalid("metadata.labels", json!(key), detail));
-        }
-        for detail in label_value_errors(&value) {
-            errors.push(FieldError::invalid("metadata.labels", json!(value), detail));
-        }
-    }
-    let annotations = object::string_map(object.pointer("/metadata/annotations"));
-    let size: usize = annotations.iter().map(|(k, v)| k.len() + v.len()).sum();
-    if size > 256 * 1024 {
-        errors.push(FieldError::too_long("metadata.annotations", 256 * 1024));
-    }
-    errors
-}
-
-fn is_name_char(c: char) -> bool {
-    c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')
-}
-
-fn qualified_name_errors(name: &str) -> Vec<String> {
-    let ok = !name.is_empty()
-        && name.len() <= 63
-        && name.chars().all(is_name_char)
-        && name
-            .chars()
-            .next()
-            .is_some_and(|c| c.is_ascii_alphanumeric())
-        && name
-            .chars()
-            .last()
-            .is_some_and(|c| c.is_ascii_alphanumeric());
-    if ok {
-        Vec::new()
-    } else {
-        vec!["name part must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex used for validation is '([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]')".into()]
-    }
-}
-
-fn label_key_errors(key: &str) -> Vec<String> {
-    match key.split_once('/') {
-        Some((prefix, name)) => {
-            let mut errors: Vec<String> = validation::dns1123_subdomain_errors(prefix)
-                .into_iter()
-                .map(|e| format!("prefix part {e}"))
-                .collect();
-            errors.extend(qualified_name_errors(name));
-            errors
-        }
-        None => qualified_name_errors(key),
-    }
-}
-
-fn label_value_errors(value: &str) -> Vec<String> {
-    if value.is_empty() {
-        return Vec::new();
-    }
-    let mut errors = Vec::new();
-    if value.len() > 63 {
-        errors.push("must be no more than 63 characters".into());
-    }
-    if !(value.chars().all(is_name_char)
-        && value
-            .chars()
-            .next()
-            .is_some_and(|c| c.is_ascii_alphanumeric())
-        && value
-            .chars()
-            .last()
-            .is_some_and(|c| c.is_ascii_alphanumeric()))
-    {
-        errors.push("a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyValue',  or 'my_value',  or '12345', regex used for validation is '(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?')".into());
-    }
-    errors
 }
 
 fn invalid(descriptor: &ResourceDescriptor, object: &Value, causes: Vec<FieldError>) -> ApiError {
@@ -264,7 +176,10 @@ pub async fn create(ctx: &Context, call: &Call) -> Result<http::Response<super::
     }
     descriptor.strategy.prepare_for_create(&mut object);
     let mut errors = descriptor.strategy.validate(&object);
-    errors.splice(0..0, validate_metadata(descriptor, &object, &errors));
+    errors.splice(
+        0..0,
+        validation::object_meta_errors(descriptor.namespaced, &object, &errors),
+    );
     if !errors.is_empty() {
         return Err(invalid(descriptor, &object, errors));
     }
@@ -567,7 +482,10 @@ fn prepare_update(call: &Call, mut object: Value, current: &Value) -> Result<Val
         object::set_meta(&mut object, "generation", json!(generation + 1));
     }
     let mut errors = descriptor.strategy.validate_update(&object, current);
-    errors.splice(0..0, validate_metadata(descriptor, &object, &errors));
+    errors.splice(
+        0..0,
+        validation::object_meta_errors(descriptor.namespaced, &object, &errors),
+    );
     if !errors.is_empty() {
         return Err(invalid(descriptor, &object, errors));
     }
