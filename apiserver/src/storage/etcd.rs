@@ -50,6 +50,9 @@ const WATCH_BUFFER: usize = 1024;
 #[derive(Clone)]
 pub struct EtcdStore {
     client: Client,
+    /// Watches run on a connection of their own, so their event streams
+    /// never queue behind (or ahead of) reads and writes.
+    watch_client: Client,
     home_key: String,
     /// The newest compaction this process has seen, by its own compact calls
     /// or from etcd's reports; etcd has no request that returns it.
@@ -221,12 +224,16 @@ impl EtcdStore {
             .with_connect_timeout(CONNECT_TIMEOUT)
             .with_timeout(REQUEST_TIMEOUT)
             .with_keep_alive(KEEP_ALIVE_INTERVAL, KEEP_ALIVE_TIMEOUT);
-        let client = Client::connect(endpoints, Some(options))
+        let client = Client::connect(endpoints, Some(options.clone()))
+            .await
+            .map_err(store_error)?;
+        let watch_client = Client::connect(endpoints, Some(options))
             .await
             .map_err(store_error)?;
         let home_key = if prefix.is_empty() { "/" } else { prefix };
         Ok(EtcdStore {
             client,
+            watch_client,
             home_key: home_key.to_string(),
             compacted: Arc::new(AtomicI64::new(0)),
             leases: Arc::default(),
@@ -500,7 +507,7 @@ impl Store for EtcdStore {
             .with_start_revision(revision.max(1))
             .with_prev_key();
         let watch = self
-            .client
+            .watch_client
             .watch_client()
             .watch(prefix, Some(options))
             .await
