@@ -233,16 +233,20 @@ pub fn table(
 
 /// The Status upstream returns for a finished deletion.
 pub fn deleted_status(descriptor: &ResourceDescriptor, object: &Value) -> Value {
+    let mut details = json!({
+        "name": crate::object::name(object),
+        "kind": descriptor.plural,
+        "uid": crate::object::uid(object),
+    });
+    // Upstream leaves the group out for the core group.
+    if !descriptor.group.is_empty() {
+        details["group"] = json!(descriptor.group);
+    }
     json!({
         "kind": "Status",
         "apiVersion": "v1",
         "metadata": {},
         "status": "Success",
-        "details": {
-            "name": crate::object::name(object),
-            "group": descriptor.group,
-            "kind": descriptor.plural,
-            "uid": crate::object::uid(object),
-        },
+        "details": details,
     })
 }
