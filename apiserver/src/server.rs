@@ -44,11 +44,21 @@ pub struct UserInfo {
 /// A JSON response with the given status code.
 pub fn json_response(code: u16, value: &Value) -> http::Response<Body> {
     let bytes = serde_json::to_vec(value).unwrap_or_default();
+    bytes_response(code, "application/json", bytes)
+}
+
+/// A complete response of `content_type`; every fixed-body response is
+/// built here.
+pub fn bytes_response(
+    code: u16,
+    content_type: &str,
+    bytes: impl Into<Bytes>,
+) -> http::Response<Body> {
     http::Response::builder()
         .status(code)
-        .header(http::header::CONTENT_TYPE, "application/json")
+        .header(http::header::CONTENT_TYPE, content_type)
         .body(full_body(bytes))
-        .expect("static response parts are valid")
+        .expect("our status codes and content types are valid header values")
 }
 
 /// The `Status` response for an error.
@@ -275,11 +285,7 @@ impl ApiServer {
                 built.v3_group_version(path).ok_or(ApiError::UnknownPath)?
             }
         };
-        Ok(http::Response::builder()
-            .status(200)
-            .header(http::header::CONTENT_TYPE, "application/json")
-            .body(full_body(bytes))
-            .expect("static response parts are valid"))
+        Ok(bytes_response(200, "application/json", bytes))
     }
 }
 
@@ -297,20 +303,12 @@ impl std::ops::Deref for ApiServerInner {
 }
 
 fn text_response(code: u16, text: impl Into<Bytes>) -> http::Response<Body> {
-    http::Response::builder()
-        .status(code)
-        .header(http::header::CONTENT_TYPE, "text/plain; charset=utf-8")
-        .body(full_body(text))
-        .expect("static response parts are valid")
+    bytes_response(code, "text/plain; charset=utf-8", text)
 }
 
 fn aggregated_response(value: &Value) -> http::Response<Body> {
     let bytes = serde_json::to_vec(value).unwrap_or_default();
-    http::Response::builder()
-        .status(200)
-        .header(http::header::CONTENT_TYPE, discovery::AGGREGATED_V2)
-        .body(full_body(bytes))
-        .expect("static response parts are valid")
+    bytes_response(200, discovery::AGGREGATED_V2, bytes)
 }
 
 /// The Kubernetes version this server implements.

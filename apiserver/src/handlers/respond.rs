@@ -11,7 +11,7 @@ use crate::codec::protobuf;
 use crate::error::ApiError;
 use crate::negotiation::Output;
 use crate::resource::{ResourceDescriptor, NAME_COLUMN};
-use crate::server::{full_body, Body};
+use crate::server::{bytes_response, Body};
 use crate::watch_cache::CachedObject;
 
 /// A cached object in the descriptor's version, as JSON bytes. Objects
@@ -40,26 +40,18 @@ pub fn internal(e: impl std::fmt::Display) -> ApiError {
     ApiError::Internal(e.to_string())
 }
 
-fn response(code: u16, content_type: &str, bytes: impl Into<Bytes>) -> http::Response<Body> {
-    http::Response::builder()
-        .status(code)
-        .header(http::header::CONTENT_TYPE, content_type)
-        .body(full_body(bytes))
-        .expect("static response parts are valid")
-}
-
 /// Encodes a JSON value (an object, a list, a Status) in a plain format.
 pub fn encode(output: Output, code: u16, value: &Value) -> Result<http::Response<Body>, ApiError> {
     match output {
         Output::Yaml => {
             let text = serde_yaml_ng::to_string(value).map_err(internal)?;
-            Ok(response(code, "application/yaml", text))
+            Ok(bytes_response(code, "application/yaml", text))
         }
         Output::Protobuf => {
             let bytes = protobuf::encode(value).map_err(internal)?;
-            Ok(response(code, protobuf::MEDIA_TYPE, bytes))
+            Ok(bytes_response(code, protobuf::MEDIA_TYPE, bytes))
         }
-        _ => Ok(response(
+        _ => Ok(bytes_response(
             code,
             "application/json",
             serde_json::to_vec(value).map_err(internal)?,
@@ -129,7 +121,7 @@ pub fn list(
                 out.extend_from_slice(&object_bytes(descriptor, item)?);
             }
             out.extend_from_slice(b"]}");
-            Ok(response(200, "application/json", out))
+            Ok(bytes_response(200, "application/json", out))
         }
         Output::Table => {
             let values = items

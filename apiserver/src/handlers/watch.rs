@@ -120,11 +120,7 @@ fn error_stream(call: &Call, error: ApiError) -> http::Response<Body> {
     let mut bytes = serde_json::to_vec(&frame).unwrap_or_default();
     bytes.push(b'\n');
     let _ = call;
-    http::Response::builder()
-        .status(200)
-        .header(http::header::CONTENT_TYPE, "application/json")
-        .body(crate::server::full_body(bytes))
-        .expect("static response parts are valid")
+    crate::server::bytes_response(200, "application/json", bytes)
 }
 
 struct Writer {
