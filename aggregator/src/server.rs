@@ -72,6 +72,7 @@ pub async fn run(settings: Settings) -> Result<(), StartError> {
         advertise_address: SocketAddr::new(settings.bind_address, settings.secure_port).to_string(),
     })
     .await?;
+    crd_engine::install(&server);
     let authenticator = Authenticator {
         tokens,
         allow_anonymous: settings.anonymous_auth,

@@ -15,9 +15,16 @@ pub struct RegistrySnapshot {
     resources: BTreeMap<(String, String, String), Arc<ResourceDescriptor>>,
     /// Groups in the order discovery lists them (first registered first).
     group_order: Vec<String>,
+    /// Bumped by every change, so derived views (OpenAPI) know when to
+    /// rebuild.
+    generation: u64,
 }
 
 impl RegistrySnapshot {
+    pub fn generation(&self) -> u64 {
+        self.generation
+    }
+
     pub fn lookup(
         &self,
         group: &str,
@@ -127,12 +134,33 @@ impl Registry {
     /// Adds or replaces resources (copy-on-write; in-flight requests keep
     /// the snapshot they started with).
     pub fn add(&self, descriptors: impl IntoIterator<Item = ResourceDescriptor>) {
+        self.replace(|_| false, descriptors.into_iter().collect());
+    }
+
+    /// Removes one resource; a group with nothing left leaves discovery.
+    pub fn remove(&self, group: &str, version: &str, plural: &str) {
+        self.replace(
+            |d| d.group == group && d.version == version && d.plural == plural,
+            Vec::new(),
+        );
+    }
+
+    /// In one step, removes every resource `remove` picks and adds (or
+    /// replaces) `add`, so no request sees a half-changed set (a CRD whose
+    /// versions change). A group with nothing left leaves discovery.
+    pub fn replace(
+        &self,
+        remove: impl Fn(&ResourceDescriptor) -> bool,
+        add: Vec<ResourceDescriptor>,
+    ) {
         let mut guard = self.current.write().unwrap_or_else(|p| p.into_inner());
         let mut next = RegistrySnapshot {
             resources: guard.resources.clone(),
             group_order: guard.group_order.clone(),
+            generation: guard.generation + 1,
         };
-        for d in descriptors {
+        next.resources.retain(|_, d| !remove(d));
+        for d in add {
             if !next.group_order.contains(&d.group) {
                 next.group_order.push(d.group.clone());
             }
@@ -141,20 +169,9 @@ impl Registry {
                 Arc::new(d),
             );
         }
-        *guard = Arc::new(next);
-    }
-
-    /// Removes one resource; a group with nothing left leaves discovery.
-    pub fn remove(&self, group: &str, version: &str, plural: &str) {
-        let mut guard = self.current.write().unwrap_or_else(|p| p.into_inner());
-        let mut next = RegistrySnapshot {
-            resources: guard.resources.clone(),
-            group_order: guard.group_order.clone(),
-        };
-        next.resources
-            .remove(&(group.to_string(), version.to_string(), plural.to_string()));
-        let remaining: Vec<String> = next.resources.values().map(|r| r.group.clone()).collect();
-        next.group_order.retain(|g| remaining.contains(g));
+        let remaining: std::collections::HashSet<&str> =
+            next.resources.values().map(|r| r.group.as_str()).collect();
+        next.group_order.retain(|g| remaining.contains(g.as_str()));
         *guard = Arc::new(next);
     }
 }

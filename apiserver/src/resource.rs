@@ -2,6 +2,7 @@
 //! gives it behaviour. Discovery, OpenAPI, routing, storage and tables all
 //! read this one description; a kind never gets a handler of its own.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -69,26 +70,34 @@ impl ResourceDescriptor {
     pub fn has_verb(&self, verb: &str) -> bool {
         self.verbs.iter().any(|v| v == verb)
     }
+
+    /// Whether an object stored as `stored_api_version` is served exactly as
+    /// stored (so cached bytes can be sent untouched).
+    pub fn serves_stored_as_is(&self, stored_api_version: &str) -> bool {
+        stored_api_version == self.api_version() && !self.strategy.rewrites_stored()
+    }
 }
 
 /// One column of a server-side Table, as `meta.k8s.io/v1` TableColumnDefinition.
+/// Built-in kinds name theirs with static text; a CRD's printer columns are
+/// read from the CRD, hence the `Cow`s.
 #[derive(Debug, Clone)]
 pub struct Column {
-    pub name: &'static str,
-    pub type_: &'static str,
-    pub format: &'static str,
-    pub description: &'static str,
-    /// 0 shows by default; 1 only with `-o wide`.
+    pub name: Cow<'static, str>,
+    pub type_: Cow<'static, str>,
+    pub format: Cow<'static, str>,
+    pub description: Cow<'static, str>,
+    /// 0 shows by default; higher only with `-o wide`.
     pub priority: u32,
 }
 
 impl Column {
     pub const fn new(name: &'static str, type_: &'static str, description: &'static str) -> Self {
         Column {
-            name,
-            type_,
-            format: "",
-            description,
+            name: Cow::Borrowed(name),
+            type_: Cow::Borrowed(type_),
+            format: Cow::Borrowed(""),
+            description: Cow::Borrowed(description),
             priority: 0,
         }
     }
@@ -98,8 +107,8 @@ impl Column {
         self
     }
 
-    pub const fn format(mut self, format: &'static str) -> Self {
-        self.format = format;
+    pub fn format(mut self, format: &'static str) -> Self {
+        self.format = Cow::Borrowed(format);
         self
     }
 
@@ -115,12 +124,13 @@ impl Column {
 }
 
 /// The NAME column every table starts with.
-pub const NAME_COLUMN: Column = Column::new(
-    "Name",
-    "string",
-    "Name must be unique within a namespace. Is required when creating resources, although some resources may allow a client to request the generation of an appropriate name automatically. Name is primarily intended for creation idempotence and configuration definition. Cannot be updated. More info: https://kubernetes.io/docs/concepts/overview/working-with-objects/names#names",
-)
-.format("name");
+pub const NAME_COLUMN: Column = Column {
+    name: Cow::Borrowed("Name"),
+    type_: Cow::Borrowed("string"),
+    format: Cow::Borrowed("name"),
+    priority: 0,
+    description: Cow::Borrowed("Name must be unique within a namespace. Is required when creating resources, although some resources may allow a client to request the generation of an appropriate name automatically. Name is primarily intended for creation idempotence and configuration definition. Cannot be updated. More info: https://kubernetes.io/docs/concepts/overview/working-with-objects/names#names"),
+};
 
 /// The AGE column most tables end with.
 pub const AGE_COLUMN: Column = Column::new(
@@ -178,8 +188,28 @@ pub trait Strategy: Send + Sync {
     }
 
     /// Field-selector fields beyond metadata.name and metadata.namespace.
-    fn selectable_fields(&self, _object: &Value) -> Vec<(&'static str, String)> {
+    fn selectable_fields(&self, _object: &Value) -> Vec<SelectableField> {
         Vec::new()
+    }
+
+    /// For kinds that bring their own schema (custom resources): drops the
+    /// fields it does not define and returns their paths (`spec.foo`).
+    /// `None` (the default) leaves it to the built-in OpenAPI schemas.
+    fn prune(&self, _object: &mut Value) -> Option<Vec<String>> {
+        None
+    }
+
+    /// The kind's own OpenAPI v3 schema (a CRD version's `openAPIV3Schema`)
+    /// to publish; `None` (the default) means k8s-openapi describes it.
+    fn openapi_schema(&self) -> Option<Value> {
+        None
+    }
+
+    /// Whether `read_stored` may change an object already in this
+    /// resource's version (a CRD's defaults are applied on every read), so
+    /// stored bytes can never be served untouched.
+    fn rewrites_stored(&self) -> bool {
+        false
     }
 
     /// Why this object may never be deleted (the system namespaces), if so.
@@ -213,6 +243,9 @@ pub trait Strategy: Send + Sync {
         None
     }
 }
+
+/// A field-selector field and its value in one object.
+pub type SelectableField = (Cow<'static, str>, String);
 
 /// Where a kind keeps what `/scale` shows (JSON pointers into the object).
 #[derive(Debug, Clone, PartialEq, Eq)]

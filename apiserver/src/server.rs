@@ -136,6 +136,12 @@ impl ApiServer {
         self.inner.context.registry.clone()
     }
 
+    /// What the handlers share (store, registry, caches), for API groups
+    /// that plug in with controllers of their own (the CRD engine).
+    pub fn context(&self) -> &Context {
+        &self.inner.context
+    }
+
     /// Serves one request. The caller's [`UserInfo`] is in the request's
     /// extensions.
     pub async fn handle<B>(&self, request: http::Request<B>) -> http::Response<Body>
@@ -262,7 +268,7 @@ impl ApiServer {
         rest: &str,
         accept: Option<&str>,
     ) -> Result<http::Response<Body>, ApiError> {
-        let built = self.inner.context.openapi().await?;
+        let ctx = &self.inner.context;
         let rest = rest.trim_end_matches('/');
         let bytes = match rest {
             "v2" => {
@@ -277,12 +283,15 @@ impl ApiServer {
                         accepted: "application/json".into(),
                     });
                 }
-                built.v2()
+                ctx.openapi.v2(&ctx.registry).await?
             }
-            "v3" => built.v3_index(),
+            "v3" => ctx.openapi.v3_index(&ctx.registry).await?,
             other => {
                 let path = other.strip_prefix("v3/").ok_or(ApiError::UnknownPath)?;
-                built.v3_group_version(path).ok_or(ApiError::UnknownPath)?
+                ctx.openapi
+                    .v3_document(&ctx.registry, path)
+                    .await?
+                    .ok_or(ApiError::UnknownPath)?
             }
         };
         Ok(bytes_response(200, "application/json", bytes))

@@ -2,9 +2,27 @@
 //! and the custom resources they define, by plugging resources into the
 //! apiserver's runtime registry.
 //!
-//! Not built yet: this crate only reserves its place in the workspace. The
-//! server does not serve apiextensions.k8s.io until it lands, so a request
-//! for CustomResourceDefinitions gets the usual 404 for an unknown resource.
+//! It owns everything CRD-specific: validation of the CRD object, the
+//! schema machinery (structural checks, pruning, defaulting, validation,
+//! CEL rules), the per-version strategy custom resources are served with,
+//! and the controller that turns CRDs into served resources. It must not
+//! know about APIServices or the front door; the generic REST path,
+//! storage and discovery are the apiserver's.
 
-/// Whether this build serves CustomResourceDefinitions.
-pub const SERVES_CRDS: bool = false;
+pub mod cel;
+mod conditions;
+pub mod controller;
+pub mod crd_validation;
+pub mod custom_resource;
+pub mod definition;
+pub mod jsonpath;
+pub mod schema;
+
+use apiserver::server::ApiServer;
+
+/// Serves CustomResourceDefinitions on `server` and starts the controller
+/// that serves what they define.
+pub fn install(server: &ApiServer) {
+    server.registry().add([definition::descriptor()]);
+    controller::spawn(server.clone());
+}

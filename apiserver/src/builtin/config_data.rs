@@ -1,6 +1,7 @@
 //! core/v1 ConfigMaps and Secrets: key/value data with upstream's key rules,
 //! a 1 MiB size limit, and `immutable: true` freezing the data.
 
+use crate::resource::SelectableField;
 use base64::Engine;
 use serde_json::{json, Value};
 
@@ -255,8 +256,8 @@ impl Strategy for SecretStrategy {
         ]
     }
 
-    fn selectable_fields(&self, object: &Value) -> Vec<(&'static str, String)> {
-        vec![("type", str_at(object, "/type").to_string())]
+    fn selectable_fields(&self, object: &Value) -> Vec<SelectableField> {
+        vec![("type".into(), str_at(object, "/type").to_string())]
     }
 }
 
@@ -341,7 +342,7 @@ mod tests {
         );
         assert_eq!(
             SecretStrategy.selectable_fields(&secret),
-            vec![("type", "Opaque".to_string())]
+            vec![("type".into(), "Opaque".to_string())]
         );
     }
 }

@@ -17,6 +17,7 @@
 //! Every other field (`eventTime`, `series`, `reportingInstance`, `action`,
 //! `reason`, `related`, `type`, `metadata`) has the same name in both.
 
+use crate::resource::SelectableField;
 use std::time::Duration;
 
 use serde_json::{json, Map, Value};
@@ -168,36 +169,36 @@ fn source_cell(core: &Value) -> String {
 /// Upstream `ToSelectableFields` of core Events: `source` falls back to the
 /// reporting controller, so events written through events.k8s.io/v1 can be
 /// selected by it too.
-fn selectable_fields(core: &Value) -> Vec<(&'static str, String)> {
+fn selectable_fields(core: &Value) -> Vec<SelectableField> {
     let field = |pointer: &str| str_at(core, pointer).to_string();
     let source = match str_at(core, "/source/component") {
         "" => field("/reportingComponent"),
         component => component.to_string(),
     };
     vec![
-        ("involvedObject.kind", field("/involvedObject/kind")),
+        ("involvedObject.kind".into(), field("/involvedObject/kind")),
         (
-            "involvedObject.namespace",
+            "involvedObject.namespace".into(),
             field("/involvedObject/namespace"),
         ),
-        ("involvedObject.name", field("/involvedObject/name")),
-        ("involvedObject.uid", field("/involvedObject/uid")),
+        ("involvedObject.name".into(), field("/involvedObject/name")),
+        ("involvedObject.uid".into(), field("/involvedObject/uid")),
         (
-            "involvedObject.apiVersion",
+            "involvedObject.apiVersion".into(),
             field("/involvedObject/apiVersion"),
         ),
         (
-            "involvedObject.resourceVersion",
+            "involvedObject.resourceVersion".into(),
             field("/involvedObject/resourceVersion"),
         ),
         (
-            "involvedObject.fieldPath",
+            "involvedObject.fieldPath".into(),
             field("/involvedObject/fieldPath"),
         ),
-        ("reason", field("/reason")),
-        ("reportingComponent", field("/reportingComponent")),
-        ("source", source),
-        ("type", field("/type")),
+        ("reason".into(), field("/reason")),
+        ("reportingComponent".into(), field("/reportingComponent")),
+        ("source".into(), source),
+        ("type".into(), field("/type")),
     ]
 }
 
@@ -221,7 +222,7 @@ const EVENTS_V1_LABELS: &[(&str, &str)] = &[
     ("type", "type"),
 ];
 
-fn events_v1_selectable_fields(core: &Value) -> Vec<(&'static str, String)> {
+fn events_v1_selectable_fields(core: &Value) -> Vec<SelectableField> {
     let core_fields = selectable_fields(core);
     EVENTS_V1_LABELS
         .iter()
@@ -231,7 +232,7 @@ fn events_v1_selectable_fields(core: &Value) -> Vec<(&'static str, String)> {
                 .find(|(f, _)| f == core_label)
                 .map(|(_, v)| v.clone())
                 .unwrap_or_default();
-            (*label, value)
+            ((*label).into(), value)
         })
         .collect()
 }
@@ -440,7 +441,7 @@ impl Strategy for CoreEventStrategy {
         cells(&as_core(object))
     }
 
-    fn selectable_fields(&self, object: &Value) -> Vec<(&'static str, String)> {
+    fn selectable_fields(&self, object: &Value) -> Vec<SelectableField> {
         selectable_fields(&as_core(object))
     }
 
@@ -506,7 +507,7 @@ impl Strategy for EventsV1Strategy {
         convert(&stored, false)
     }
 
-    fn selectable_fields(&self, object: &Value) -> Vec<(&'static str, String)> {
+    fn selectable_fields(&self, object: &Value) -> Vec<SelectableField> {
         events_v1_selectable_fields(&as_core(object))
     }
 
@@ -635,14 +636,14 @@ mod tests {
             Some(Duration::from_secs(3600))
         );
         let fields = EventsV1Strategy::default().selectable_fields(&v1_event());
-        assert!(fields.contains(&("regarding.name", "web".into())));
-        assert!(fields.contains(&("reportingController", "example.com/operator".into())));
-        assert!(fields.contains(&("source", "example.com/operator".into())));
+        assert!(fields.contains(&("regarding.name".into(), "web".into())));
+        assert!(fields.contains(&("reportingController".into(), "example.com/operator".into())));
+        assert!(fields.contains(&("source".into(), "example.com/operator".into())));
         assert!(!fields.iter().any(|(f, _)| f.starts_with("involvedObject")));
         let core = CoreEventStrategy::default().selectable_fields(&v1_event());
-        assert!(core.contains(&("involvedObject.name", "web".into())));
+        assert!(core.contains(&("involvedObject.name".into(), "web".into())));
         assert!(
-            core.contains(&("source", "example.com/operator".into())),
+            core.contains(&("source".into(), "example.com/operator".into())),
             "source falls back to the reporting controller"
         );
     }

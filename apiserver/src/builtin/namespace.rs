@@ -1,6 +1,7 @@
 //! core/v1 Namespaces: the `kubernetes` finalizer and `Active` phase on
 //! create, the `kubernetes.io/metadata.name` label, and DNS-label names.
 
+use crate::resource::SelectableField;
 use serde_json::{json, Value};
 
 use super::{child_object, str_at};
@@ -110,8 +111,11 @@ impl Strategy for NamespaceStrategy {
         vec![json!(str_at(object, "/status/phase")), age_cell(object)]
     }
 
-    fn selectable_fields(&self, object: &Value) -> Vec<(&'static str, String)> {
-        vec![("status.phase", str_at(object, "/status/phase").to_string())]
+    fn selectable_fields(&self, object: &Value) -> Vec<SelectableField> {
+        vec![(
+            "status.phase".into(),
+            str_at(object, "/status/phase").to_string(),
+        )]
     }
 }
 

@@ -1,6 +1,7 @@
 //! core/v1 Pods: the pod strategy (status on create, what an update may
 //! change) and the table `kubectl get pods` prints.
 
+use crate::resource::SelectableField;
 use serde_json::{json, Value};
 
 use super::pod_spec::{default_pod_spec, qos_class, validate_pod_spec};
@@ -109,30 +110,36 @@ impl Strategy for PodStrategy {
         ]
     }
 
-    fn selectable_fields(&self, object: &Value) -> Vec<(&'static str, String)> {
+    fn selectable_fields(&self, object: &Value) -> Vec<SelectableField> {
         let host_network = object
             .pointer("/spec/hostNetwork")
             .and_then(Value::as_bool)
             .unwrap_or(false);
         vec![
-            ("spec.nodeName", str_at(object, "/spec/nodeName").into()),
             (
-                "spec.restartPolicy",
+                "spec.nodeName".into(),
+                str_at(object, "/spec/nodeName").into(),
+            ),
+            (
+                "spec.restartPolicy".into(),
                 str_at(object, "/spec/restartPolicy").into(),
             ),
             (
-                "spec.schedulerName",
+                "spec.schedulerName".into(),
                 str_at(object, "/spec/schedulerName").into(),
             ),
             (
-                "spec.serviceAccountName",
+                "spec.serviceAccountName".into(),
                 str_at(object, "/spec/serviceAccountName").into(),
             ),
-            ("spec.hostNetwork", host_network.to_string()),
-            ("status.phase", str_at(object, "/status/phase").into()),
-            ("status.podIP", pod_ip(object).into()),
+            ("spec.hostNetwork".into(), host_network.to_string()),
             (
-                "status.nominatedNodeName",
+                "status.phase".into(),
+                str_at(object, "/status/phase").into(),
+            ),
+            ("status.podIP".into(), pod_ip(object).into()),
+            (
+                "status.nominatedNodeName".into(),
                 str_at(object, "/status/nominatedNodeName").into(),
             ),
         ]
@@ -490,8 +497,8 @@ mod tests {
             json!({"spec": {"nodeName": "n1", "containers": [{"name": "a", "image": "x"}]}}),
         );
         let fields = PodStrategy.selectable_fields(&pod);
-        assert!(fields.contains(&("spec.nodeName", "n1".into())));
-        assert!(fields.contains(&("spec.hostNetwork", "false".into())));
-        assert!(fields.contains(&("status.phase", "Pending".into())));
+        assert!(fields.contains(&("spec.nodeName".into(), "n1".into())));
+        assert!(fields.contains(&("spec.hostNetwork".into(), "false".into())));
+        assert!(fields.contains(&("status.phase".into(), "Pending".into())));
     }
 }

@@ -16,7 +16,7 @@ use serde_json::Value;
 
 use crate::error::ApiError;
 use crate::negotiation::{self, Output};
-use crate::openapi::OpenApi;
+use crate::openapi::{OpenApi, Published};
 use crate::registry::Registry;
 use crate::request_info::ResourceRequest;
 use crate::resource::ResourceDescriptor;
@@ -36,7 +36,7 @@ pub struct Context {
     /// The published OpenAPI, built on first use (it is large and slow to
     /// build, so a server that is never asked for it never pays); writes
     /// check built-in kinds against its schemas.
-    openapi: tokio::sync::OnceCell<Arc<OpenApi>>,
+    pub openapi: Published,
 }
 
 impl Context {
@@ -46,30 +46,13 @@ impl Context {
             registry,
             prefix: prefix.trim_end_matches('/').to_string(),
             caches: Mutex::new(HashMap::new()),
-            openapi: tokio::sync::OnceCell::new(),
+            openapi: Published::default(),
         }
     }
 
-    /// The OpenAPI documents of the registry's resources, built on the
-    /// blocking pool the first time anyone needs them.
-    pub async fn openapi(&self) -> Result<Arc<OpenApi>, ApiError> {
-        self.openapi
-            .get_or_try_init(|| async {
-                let resources: Vec<ResourceDescriptor> = self
-                    .registry
-                    .snapshot()
-                    .resources()
-                    .iter()
-                    .map(|r| (**r).clone())
-                    .collect();
-                tokio::task::spawn_blocking(move || Arc::new(OpenApi::build(&resources)))
-                    .await
-                    .map_err(|e| {
-                        ApiError::Internal(format!("building the OpenAPI documents failed: {e}"))
-                    })
-            })
-            .await
-            .cloned()
+    /// The OpenAPI of the built-in kinds, whose schemas writes check.
+    pub async fn builtin_openapi(&self) -> Result<Arc<OpenApi>, ApiError> {
+        self.openapi.builtin(&self.registry).await
     }
 
     /// `/registry/<storage_path>/` — every object of the resource.

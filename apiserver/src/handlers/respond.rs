@@ -20,7 +20,7 @@ pub fn object_bytes(
     descriptor: &ResourceDescriptor,
     cached: &CachedObject,
 ) -> Result<Bytes, ApiError> {
-    if cached.api_version == descriptor.api_version() {
+    if descriptor.serves_stored_as_is(&cached.api_version) {
         return Ok(cached.json.clone());
     }
     let value = client_value(descriptor, cached)?;

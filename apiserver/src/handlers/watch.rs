@@ -256,7 +256,10 @@ impl Writer {
         };
         let shareable = kind == event.kind
             && self.call.output == Output::Json
-            && event.object.api_version == self.call.descriptor.api_version();
+            && self
+                .call
+                .descriptor
+                .serves_stored_as_is(&event.object.api_version);
         if shareable {
             let frame = event
                 .json_frame

@@ -225,17 +225,22 @@ async fn unknown_fields(
         )));
     }
     let d = &call.descriptor;
-    let openapi = ctx.openapi().await?;
-    let Some(checked) = openapi.prune(&d.group, &d.version, &d.kind, object) else {
-        return Ok(Vec::new());
+    let unknown = match d.strategy.prune(object) {
+        Some(unknown) => unknown,
+        None => {
+            let openapi = ctx.builtin_openapi().await?;
+            let Some(checked) = openapi.prune(&d.group, &d.version, &d.kind, object) else {
+                return Ok(Vec::new());
+            };
+            checked.map_err(|mismatch| {
+                ApiError::BadRequest(format!(
+                    "{kind} in version \"{version}\" cannot be handled as a {kind}: {mismatch}",
+                    kind = d.kind,
+                    version = d.version
+                ))
+            })?
+        }
     };
-    let unknown = checked.map_err(|mismatch| {
-        ApiError::BadRequest(format!(
-            "{kind} in version \"{version}\" cannot be handled as a {kind}: {mismatch}",
-            kind = d.kind,
-            version = d.version
-        ))
-    })?;
     if unknown.is_empty() {
         return Ok(Vec::new());
     }

@@ -11,6 +11,9 @@ mod builtin;
 mod definitions;
 mod operations;
 mod paths;
+mod published;
+
+pub use published::Published;
 
 use std::collections::BTreeMap;
 
@@ -97,13 +100,6 @@ impl OpenApi {
             paths::v2_paths(group, version, kinds, &mut v2_paths);
         }
 
-        let index: Map<String, Value> = v3
-            .iter()
-            .map(|(path, document)| {
-                let url = format!("/openapi/v3/{path}?hash={}", document.hash);
-                (path.clone(), json!({ "serverRelativeURL": url }))
-            })
-            .collect();
         let v2 = json!({
             "swagger": "2.0",
             "info": info(),
@@ -121,7 +117,7 @@ impl OpenApi {
                 )
             })
             .collect();
-        OpenApi {
+        let mut openapi = OpenApi {
             schemas: definitions
                 .v2_schemas()
                 .into_iter()
@@ -131,15 +127,26 @@ impl OpenApi {
                 })
                 .collect(),
             complete_kinds,
-            v3_index: Document::new(&json!({ "paths": index })).bytes,
+            v3_index: Bytes::new(),
             v3,
             v2: Document::new(&v2).bytes,
-        }
+        };
+        let index: Map<String, Value> = openapi.v3_paths().collect();
+        openapi.v3_index = Document::new(&json!({ "paths": index })).bytes;
+        openapi
     }
 
     /// `/openapi/v3`: where each group/version's document is.
     pub fn v3_index(&self) -> Bytes {
         self.v3_index.clone()
+    }
+
+    /// The index's entries: each document's path and where it is served.
+    pub fn v3_paths(&self) -> impl Iterator<Item = (String, Value)> + '_ {
+        self.v3.iter().map(|(path, document)| {
+            let url = format!("/openapi/v3/{path}?hash={}", document.hash);
+            (path.clone(), json!({ "serverRelativeURL": url }))
+        })
     }
 
     /// `/openapi/v3/<path>` for `path` = `api/v1` or `apis/<group>/<version>`.

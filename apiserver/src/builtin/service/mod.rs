@@ -4,6 +4,7 @@
 //! Allocation lives in `allocation` (state and its hooks), the table in
 //! `table`.
 
+use crate::resource::SelectableField;
 use std::collections::HashMap;
 use std::sync::Mutex;
 
@@ -426,13 +427,13 @@ impl Strategy for ServiceStrategy {
         stored
     }
 
-    fn selectable_fields(&self, object: &Value) -> Vec<(&'static str, String)> {
+    fn selectable_fields(&self, object: &Value) -> Vec<SelectableField> {
         vec![
             (
-                "spec.clusterIP",
+                "spec.clusterIP".into(),
                 str_at(object, "/spec/clusterIP").to_string(),
             ),
-            ("spec.type", str_at(object, "/spec/type").to_string()),
+            ("spec.type".into(), str_at(object, "/spec/type").to_string()),
         ]
     }
 }

@@ -1,0 +1,249 @@
+//! How one served version of a CRD behaves: the strategy its resources are
+//! served with. Everything is compiled when the CRD is (re)registered, never
+//! per request: the schema, its CEL rules, the printer columns' and
+//! selectable fields' paths, the scale paths.
+
+use std::borrow::Cow;
+use std::sync::Arc;
+
+use apiserver::resource::{
+    age_cell, human_duration, Column, ScaleSelector, ScaleSpec, SelectableField, Strategy,
+    AGE_COLUMN,
+};
+use apiserver::validation::FieldError;
+use serde_json::{json, Value};
+
+use crate::cel::Rules;
+use crate::jsonpath::{self, JsonPath};
+use crate::schema::Schema;
+
+/// One printer column and where its cells come from.
+pub struct PrinterColumn {
+    pub column: Column,
+    pub path: JsonPath,
+}
+
+/// The strategy of one served version of a CRD.
+pub struct CustomResourceStrategy {
+    /// `group/version` of this version, and of the storage version.
+    pub api_version: String,
+    pub storage_api_version: String,
+    pub schema: Arc<Schema>,
+    pub schema_json: Value,
+    pub rules: Arc<Rules>,
+    pub has_status: bool,
+    pub scale: Option<ScaleSpec>,
+    pub columns: Vec<PrinterColumn>,
+    pub selectable: Vec<(String, JsonPath)>,
+}
+
+impl CustomResourceStrategy {
+    fn default_and_version(&self, object: &mut Value, api_version: &str) {
+        if let Some(map) = object.as_object_mut() {
+            map.insert("apiVersion".into(), json!(api_version));
+        }
+        self.schema.apply_defaults(object);
+    }
+}
+
+impl Strategy for CustomResourceStrategy {
+    fn prepare_for_create(&self, object: &mut Value) {
+        if self.has_status {
+            // Status is written through /status only.
+            if let Some(map) = object.as_object_mut() {
+                map.remove("status");
+            }
+        }
+        self.schema.apply_defaults(object);
+    }
+
+    fn prepare_for_update(&self, object: &mut Value, _old: &Value) {
+        self.schema.apply_defaults(object);
+    }
+
+    fn validate(&self, object: &Value) -> Vec<FieldError> {
+        let mut errors = self.schema.validate(object);
+        if !self.rules.is_empty() {
+            errors.extend(self.rules.validate(object, None));
+        }
+        errors
+    }
+
+    fn validate_update(&self, object: &Value, old: &Value) -> Vec<FieldError> {
+        let mut errors = self.schema.validate(object);
+        if !self.rules.is_empty() {
+            errors.extend(self.rules.validate(object, Some(old)));
+        }
+        errors
+    }
+
+    fn tracks_generation(&self) -> bool {
+        true
+    }
+
+    fn columns(&self) -> Vec<Column> {
+        if self.columns.is_empty() {
+            return vec![AGE_COLUMN];
+        }
+        self.columns.iter().map(|c| c.column.clone()).collect()
+    }
+
+    fn cells(&self, object: &Value) -> Vec<Value> {
+        if self.columns.is_empty() {
+            return vec![age_cell(object)];
+        }
+        self.columns
+            .iter()
+            .map(|c| cell(&c.column.type_, c.path.first(object)))
+            .collect()
+    }
+
+    fn to_stored(&self, mut object: Value) -> Value {
+        // Conversion strategy None: only apiVersion changes between versions.
+        if let Some(map) = object.as_object_mut() {
+            map.insert("apiVersion".into(), json!(self.storage_api_version));
+        }
+        object
+    }
+
+    fn read_stored(&self, mut stored: Value) -> Value {
+        self.default_and_version(&mut stored, &self.api_version.clone());
+        stored
+    }
+
+    fn rewrites_stored(&self) -> bool {
+        true
+    }
+
+    fn selectable_fields(&self, object: &Value) -> Vec<SelectableField> {
+        self.selectable
+            .iter()
+            .map(|(name, path)| {
+                let value = path.first(object).map(jsonpath::print).unwrap_or_default();
+                (Cow::Owned(name.clone()), value)
+            })
+            .collect()
+    }
+
+    fn prune(&self, object: &mut Value) -> Option<Vec<String>> {
+        Some(self.schema.prune(object))
+    }
+
+    fn openapi_schema(&self) -> Option<Value> {
+        Some(self.schema_json.clone())
+    }
+
+    fn scale(&self) -> Option<ScaleSpec> {
+        self.scale.clone()
+    }
+}
+
+/// A printer column's cell, as upstream's table convertor makes it: the
+/// first value the path reaches, in the column's type (dates as ages).
+fn cell(type_: &str, value: Option<&Value>) -> Value {
+    let Some(value) = value else {
+        return Value::Null;
+    };
+    match type_ {
+        "integer" => value
+            .as_i64()
+            .or_else(|| value.as_f64().map(|f| f as i64))
+            .map_or(Value::Null, |n| json!(n)),
+        "number" => value.as_f64().map_or(Value::Null, |n| json!(n)),
+        "boolean" => value.as_bool().map_or(Value::Null, |b| json!(b)),
+        "date" => match value.as_str() {
+            Some(text) => match chrono::DateTime::parse_from_rfc3339(text) {
+                Ok(t) => {
+                    let seconds =
+                        (chrono::Utc::now() - t.with_timezone(&chrono::Utc)).num_seconds();
+                    json!(human_duration(seconds))
+                }
+                Err(_) => json!("<invalid>"),
+            },
+            None => Value::Null,
+        },
+        _ => json!(jsonpath::print(value)),
+    }
+}
+
+/// Builds the `/scale` view's paths from a CRD's `subresources.scale`.
+pub fn scale_spec(scale: &Value) -> Option<ScaleSpec> {
+    let pointer = |field: &str| {
+        scale
+            .get(field)
+            .and_then(Value::as_str)
+            .and_then(|p| JsonPath::parse(p).ok())
+            .and_then(|p| p.to_pointer())
+    };
+    Some(ScaleSpec {
+        spec_replicas: pointer("specReplicasPath")?,
+        status_replicas: pointer("statusReplicasPath")?,
+        selector: match pointer("labelSelectorPath") {
+            Some(p) => ScaleSelector::StringAt(p),
+            None => ScaleSelector::None,
+        },
+    })
+}
+
+/// The printer columns of a CRD version (`additionalPrinterColumns`).
+/// Columns whose path does not parse were refused when the CRD was
+/// validated; they are skipped here.
+pub fn printer_columns(version: &Value) -> Vec<PrinterColumn> {
+    let Some(columns) = version
+        .get("additionalPrinterColumns")
+        .and_then(Value::as_array)
+    else {
+        return Vec::new();
+    };
+    columns
+        .iter()
+        .filter_map(|c| {
+            let text = |f: &str| {
+                c.get(f)
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_string()
+            };
+            let path = JsonPath::parse(&text("jsonPath")).ok()?;
+            Some(PrinterColumn {
+                column: Column {
+                    name: Cow::Owned(text("name")),
+                    type_: Cow::Owned(text("type")),
+                    format: Cow::Owned(text("format")),
+                    description: Cow::Owned(text("description")),
+                    priority: c.get("priority").and_then(Value::as_u64).unwrap_or(0) as u32,
+                },
+                path,
+            })
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cells_follow_the_column_type() {
+        assert_eq!(cell("integer", Some(&json!(3.0))), json!(3));
+        assert_eq!(cell("string", Some(&json!(3))), json!("3"));
+        assert_eq!(cell("boolean", Some(&json!("x"))), Value::Null);
+        assert_eq!(cell("date", Some(&json!("nonsense"))), json!("<invalid>"));
+        assert_eq!(cell("string", None), Value::Null);
+    }
+
+    #[test]
+    fn scale_paths_become_pointers() {
+        let spec = scale_spec(&json!({
+            "specReplicasPath": ".spec.replicas",
+            "statusReplicasPath": ".status.replicas",
+            "labelSelectorPath": ".status.labelSelector"
+        }))
+        .unwrap();
+        assert_eq!(spec.spec_replicas, "/spec/replicas");
+        assert_eq!(
+            spec.selector,
+            ScaleSelector::StringAt("/status/labelSelector".into())
+        );
+    }
+}

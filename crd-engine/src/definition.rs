@@ -1,0 +1,165 @@
+//! The CustomResourceDefinition resource itself (apiextensions.k8s.io/v1):
+//! its descriptor and strategy. What a CRD makes the server serve is the
+//! controller's business ([`crate::controller`]).
+
+use std::borrow::Cow;
+use std::sync::Arc;
+
+use apiserver::object;
+use apiserver::resource::{Column, ResourceDescriptor, Strategy, ALL_VERBS};
+use apiserver::validation::FieldError;
+use serde_json::{json, Value};
+
+use crate::cel::Rules;
+use crate::conditions;
+use crate::crd_validation;
+use crate::schema::Schema;
+
+pub const GROUP: &str = "apiextensions.k8s.io";
+pub const VERSION: &str = "v1";
+pub const PLURAL: &str = "customresourcedefinitions";
+
+/// Keeps a CRD until its custom resources are gone, as upstream's.
+pub const CLEANUP_FINALIZER: &str = "customresourcecleanup.apiextensions.k8s.io";
+
+pub fn descriptor() -> ResourceDescriptor {
+    ResourceDescriptor {
+        group: GROUP.into(),
+        version: VERSION.into(),
+        kind: "CustomResourceDefinition".into(),
+        plural: PLURAL.into(),
+        singular: "customresourcedefinition".into(),
+        short_names: vec!["crd".into(), "crds".into()],
+        categories: vec!["api-extensions".into()],
+        namespaced: false,
+        verbs: ALL_VERBS.iter().map(|v| v.to_string()).collect(),
+        has_status: true,
+        storage_path: format!("{GROUP}/{PLURAL}"),
+        strategy: Arc::new(DefinitionStrategy),
+    }
+}
+
+pub struct DefinitionStrategy;
+
+impl Strategy for DefinitionStrategy {
+    fn prepare_for_create(&self, crd: &mut Value) {
+        crd_validation::apply_defaults(crd);
+        // Status starts empty but for the storage version, which is stored
+        // from now on.
+        crd["status"] = json!({
+            "acceptedNames": {"plural": "", "kind": ""},
+            "conditions": [],
+            "storedVersions": storage_version(crd).into_iter().collect::<Vec<_>>(),
+        });
+    }
+
+    fn prepare_for_update(&self, crd: &mut Value, _old: &Value) {
+        crd_validation::apply_defaults(crd);
+        // A new storage version joins storedVersions (status came from the
+        // stored object).
+        if let Some(storage) = storage_version(crd) {
+            let stored = crd
+                .pointer_mut("/status/storedVersions")
+                .and_then(Value::as_array_mut);
+            match stored {
+                Some(list) if list.iter().any(|v| v == &json!(storage)) => {}
+                Some(list) => list.push(json!(storage)),
+                None => {
+                    if crd.get("status").is_some_and(Value::is_object) {
+                        crd["status"]["storedVersions"] = json!([storage]);
+                    }
+                }
+            }
+        }
+    }
+
+    fn validate(&self, crd: &Value) -> Vec<FieldError> {
+        let mut errors = crd_validation::validate_create(crd);
+        errors.extend(schema_errors(crd));
+        errors
+    }
+
+    fn validate_update(&self, crd: &Value, old: &Value) -> Vec<FieldError> {
+        let mut errors = crd_validation::validate_update(crd, old);
+        errors.extend(schema_errors(crd));
+        errors
+    }
+
+    fn tracks_generation(&self) -> bool {
+        true
+    }
+
+    fn columns(&self) -> Vec<Column> {
+        vec![Column {
+            name: Cow::Borrowed("Created At"),
+            type_: Cow::Borrowed("date"),
+            format: Cow::Borrowed(""),
+            description: Cow::Borrowed(
+                "CreationTimestamp is a timestamp representing the server time when this object was created. It is not guaranteed to be set in happens-before order across separate operations. Clients may not set this value. It is represented in RFC3339 form and is in UTC.\n\nPopulated by the system. Read-only. Null for lists. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#metadata",
+            ),
+            priority: 0,
+        }]
+    }
+
+    fn cells(&self, crd: &Value) -> Vec<Value> {
+        vec![json!(
+            object::meta_str(crd, "creationTimestamp").unwrap_or_default()
+        )]
+    }
+
+    fn prepare_for_delete(&self, crd: &mut Value) -> bool {
+        // The first delete marks the CRD and hands it to the controller,
+        // which deletes the custom resources, then the CRD.
+        let finalizers = object::metadata_mut(crd)
+            .entry("finalizers")
+            .or_insert_with(|| json!([]));
+        if let Some(list) = finalizers.as_array_mut() {
+            if !list.iter().any(|f| f == CLEANUP_FINALIZER) {
+                list.push(json!(CLEANUP_FINALIZER));
+            }
+        }
+        conditions::set(
+            crd,
+            "Terminating",
+            "True",
+            "InstanceDeletionPending",
+            "CustomResourceDefinition marked for deletion; CustomResource deletion will begin soon",
+        );
+        true
+    }
+}
+
+/// The storage version's name.
+pub fn storage_version(crd: &Value) -> Option<String> {
+    versions(crd)
+        .iter()
+        .find(|v| v.get("storage").and_then(Value::as_bool) == Some(true))
+        .and_then(|v| v.get("name").and_then(Value::as_str))
+        .map(str::to_string)
+}
+
+pub fn versions(crd: &Value) -> Vec<Value> {
+    crd.pointer("/spec/versions")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default()
+}
+
+/// The schemas' own errors: structure, then CEL rules that do not compile.
+fn schema_errors(crd: &Value) -> Vec<FieldError> {
+    let mut errors = Vec::new();
+    for (i, version) in versions(crd).iter().enumerate() {
+        let Some(schema) = version.pointer("/schema/openAPIV3Schema") else {
+            continue;
+        };
+        let base = format!("spec.versions[{i}].schema.openAPIV3Schema");
+        if let Err(e) = Schema::compile(schema, &base) {
+            errors.extend(e);
+            continue;
+        }
+        if let Err(e) = Rules::compile(schema, &base) {
+            errors.extend(e);
+        }
+    }
+    errors
+}
