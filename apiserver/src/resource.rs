@@ -205,6 +205,12 @@ pub trait Strategy: Send + Sync {
         None
     }
 
+    /// The warning every response for this resource carries (a deprecated
+    /// CRD version's), if any.
+    fn deprecation_warning(&self) -> Option<String> {
+        None
+    }
+
     /// Whether `read_stored` may change an object already in this
     /// resource's version (a CRD's defaults are applied on every read), so
     /// stored bytes can never be served untouched.

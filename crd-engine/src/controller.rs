@@ -485,6 +485,19 @@ async fn clean_up(ctx: &Context, name: &str) -> Result<bool, String> {
     }
 }
 
+/// A deprecated version's warning: its own text, or upstream's default.
+fn deprecation(version: &Value, group: &str, name: &str, kind: &str) -> Option<String> {
+    if version.get("deprecated").and_then(Value::as_bool) != Some(true) {
+        return None;
+    }
+    Some(
+        match version.get("deprecationWarning").and_then(Value::as_str) {
+            Some(text) => text.to_string(),
+            None => format!("{group}/{name} {kind} is deprecated"),
+        },
+    )
+}
+
 /// One resource per served version of an established CRD.
 fn served_resources(crd: &Value, terminating: bool) -> Result<Vec<ResourceDescriptor>, String> {
     let text = |pointer: &str| {
@@ -563,6 +576,7 @@ fn served_resources(crd: &Value, terminating: bool) -> Result<Vec<ResourceDescri
                 .and_then(custom_resource::scale_spec),
             columns: custom_resource::printer_columns(version),
             selectable,
+            deprecation: deprecation(version, &group, &name, &kind),
         };
         out.push(ResourceDescriptor {
             group: group.clone(),

@@ -35,6 +35,8 @@ pub struct CustomResourceStrategy {
     pub scale: Option<ScaleSpec>,
     pub columns: Vec<PrinterColumn>,
     pub selectable: Vec<(String, JsonPath)>,
+    /// The Warning a deprecated version answers every request with.
+    pub deprecation: Option<String>,
 }
 
 impl CustomResourceStrategy {
@@ -135,6 +137,10 @@ impl Strategy for CustomResourceStrategy {
 
     fn scale(&self) -> Option<ScaleSpec> {
         self.scale.clone()
+    }
+
+    fn deprecation_warning(&self) -> Option<String> {
+        self.deprecation.clone()
     }
 }
 

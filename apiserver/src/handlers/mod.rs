@@ -149,7 +149,7 @@ pub async fn serve(ctx: &Context, call: Call) -> Result<http::Response<Body>, Ap
     if !allowed {
         return Err(ApiError::MethodNotAllowed);
     }
-    match verb.as_str() {
+    let response = match verb.as_str() {
         "get" => read::get(ctx, &call).await,
         "list" => read::list(ctx, &call).await,
         "watch" => watch::watch(ctx, &call).await,
@@ -159,7 +159,25 @@ pub async fn serve(ctx: &Context, call: Call) -> Result<http::Response<Body>, Ap
         "delete" => write::delete(ctx, &call).await,
         "deletecollection" => write::delete_collection(ctx, &call).await,
         _ => Err(ApiError::MethodNotAllowed),
+    };
+    match call.descriptor.strategy.deprecation_warning() {
+        Some(warning) => response.map(|r| with_warnings(r, &[warning])),
+        None => response,
     }
+}
+
+/// Adds `Warning: 299 - "..."` headers, as upstream sends warnings.
+fn with_warnings(mut response: http::Response<Body>, warnings: &[String]) -> http::Response<Body> {
+    for warning in warnings {
+        let text = format!(
+            "299 - \"{}\"",
+            warning.replace('\\', "\\\\").replace('"', "\\\"")
+        );
+        if let Ok(value) = http::HeaderValue::from_str(&text) {
+            response.headers_mut().append(http::header::WARNING, value);
+        }
+    }
+    response
 }
 
 pub use write::delete_object;

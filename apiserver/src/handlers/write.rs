@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 use super::read::load;
 use super::respond::{self, internal};
 use super::scale;
-use super::{Call, Context};
+use super::{with_warnings, Call, Context};
 use crate::error::ApiError;
 use crate::object;
 use crate::patch;
@@ -252,23 +252,6 @@ async fn unknown_fields(
             .map(|f| format!("unknown field \"{f}\""))
             .collect()),
     }
-}
-
-/// Adds `Warning: 299 - "..."` headers, as upstream sends warnings.
-fn with_warnings(
-    mut response: http::Response<super::Body>,
-    warnings: &[String],
-) -> http::Response<super::Body> {
-    for warning in warnings {
-        let text = format!(
-            "299 - \"{}\"",
-            warning.replace('\\', "\\\\").replace('"', "\\\"")
-        );
-        if let Ok(value) = http::HeaderValue::from_str(&text) {
-            response.headers_mut().append(http::header::WARNING, value);
-        }
-    }
-    response
 }
 
 /// What an update does to the stored object: the new object, computed from
