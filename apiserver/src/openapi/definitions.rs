@@ -43,6 +43,9 @@ pub(super) struct Definitions {
     schemas: BTreeMap<String, Value>,
 }
 
+/// Where k8s-openapi names the apiextensions.k8s.io/v1 types.
+const APIEXTENSIONS_V1: &str = "io.k8s.apiextensions-apiserver.pkg.apis.apiextensions.v1";
+
 impl Definitions {
     /// Takes every definition the generator collected and corrects the few
     /// places where k8s-openapi's schemas differ from upstream's published ones.
@@ -66,6 +69,21 @@ impl Definitions {
         }
         if let Some(schema) = self.schemas.get_mut(QUANTITY) {
             *schema = json!({ "description": schema["description"].clone(), "type": "string" });
+        }
+        // The CRD schema types that hold any JSON, or one of two shapes
+        // (`default`, `enum` values, `items`, `additionalProperties`):
+        // upstream publishes them with a description only, so any value
+        // passes (and is kept).
+        for name in [
+            "JSON",
+            "JSONSchemaPropsOrArray",
+            "JSONSchemaPropsOrBool",
+            "JSONSchemaPropsOrStringArray",
+        ] {
+            let name = format!("{APIEXTENSIONS_V1}.{name}");
+            if let Some(schema) = self.schemas.get_mut(&name) {
+                *schema = json!({ "description": schema["description"].clone() });
+            }
         }
     }
 
