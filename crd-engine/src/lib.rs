@@ -8,3 +8,5 @@
 
 /// Whether this build serves CustomResourceDefinitions.
 pub const SERVES_CRDS: bool = false;
+
+pub mod crd_validation;
