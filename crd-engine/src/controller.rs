@@ -28,8 +28,7 @@ use serde_json::{json, Value};
 use tokio::sync::broadcast::error::RecvError;
 
 use crate::cel::Rules;
-use crate::conditions;
-use crate::crd_validation::{self, ClaimedNames};
+use crate::crd_validation::{self, ClaimedNames, Condition, ESTABLISHED};
 use crate::custom_resource::{self, CustomResourceStrategy};
 use crate::definition::{self, CLEANUP_FINALIZER};
 use crate::jsonpath::JsonPath;
@@ -209,44 +208,16 @@ impl Controller {
         let claimed = self.claimed_in_group(&group, &name);
         let verdict = crd_validation::names_accepted(&crd, &claimed);
         let mut next = crd.clone();
-        let established_before = conditions::status(&crd, "Established") == Some("True");
+        let now = object::now_timestamp();
+        crd_validation::set_condition(&mut next, &verdict.condition(), &now);
         if verdict.accepted {
             next["status"]["acceptedNames"] = verdict.accepted_names.clone();
-            conditions::set(
-                &mut next,
-                "NamesAccepted",
-                "True",
-                &verdict.reason,
-                &verdict.message,
-            );
-            if !terminating || established_before {
-                conditions::set(
-                    &mut next,
-                    "Established",
-                    "True",
-                    "InitialNamesAccepted",
-                    "the initial names have been accepted",
-                );
-            }
+            // One server: nothing else has to agree before serving.
+            crd_validation::set_condition(&mut next, &Condition::established(), &now);
         } else {
-            conditions::set(
-                &mut next,
-                "NamesAccepted",
-                "False",
-                &verdict.reason,
-                &verdict.message,
-            );
-            if !established_before {
-                conditions::set(
-                    &mut next,
-                    "Established",
-                    "False",
-                    "NotAccepted",
-                    "not all names are accepted",
-                );
-            }
+            crd_validation::set_condition(&mut next, &verdict.established_condition(&crd), &now);
         }
-        let serve = conditions::status(&next, "Established") == Some("True");
+        let serve = crd_validation::is_condition_true(&next, ESTABLISHED);
 
         let mut healthy = true;
         let key = ServedKey {
@@ -448,12 +419,10 @@ async fn clean_up(ctx: &Context, name: &str) -> Result<bool, String> {
     let gone = remaining == 0;
     let mut next = crd.clone();
     if !gone {
-        conditions::set(
+        crd_validation::set_condition(
             &mut next,
-            "Terminating",
-            "True",
-            "InstanceDeletionInProgress",
-            &format!("CustomResource deletion is in progress ({remaining} remaining)"),
+            &Condition::deletion_in_progress(),
+            &object::now_timestamp(),
         );
         if next != crd {
             let bytes = serde_json::to_vec(&next).map_err(|e| e.to_string())?;

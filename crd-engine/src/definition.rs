@@ -11,8 +11,7 @@ use apiserver::validation::FieldError;
 use serde_json::{json, Value};
 
 use crate::cel::Rules;
-use crate::conditions;
-use crate::crd_validation;
+use crate::crd_validation::{self, Condition, ConditionStatus, TERMINATING};
 use crate::schema::Schema;
 
 pub const GROUP: &str = "apiextensions.k8s.io";
@@ -44,33 +43,12 @@ pub struct DefinitionStrategy;
 impl Strategy for DefinitionStrategy {
     fn prepare_for_create(&self, crd: &mut Value) {
         crd_validation::apply_defaults(crd);
-        // Status starts empty but for the storage version, which is stored
-        // from now on.
-        crd["status"] = json!({
-            "acceptedNames": {"plural": "", "kind": ""},
-            "conditions": [],
-            "storedVersions": storage_version(crd).into_iter().collect::<Vec<_>>(),
-        });
+        crd_validation::prepare_for_create(crd);
     }
 
-    fn prepare_for_update(&self, crd: &mut Value, _old: &Value) {
+    fn prepare_for_update(&self, crd: &mut Value, old: &Value) {
         crd_validation::apply_defaults(crd);
-        // A new storage version joins storedVersions (status came from the
-        // stored object).
-        if let Some(storage) = storage_version(crd) {
-            let stored = crd
-                .pointer_mut("/status/storedVersions")
-                .and_then(Value::as_array_mut);
-            match stored {
-                Some(list) if list.iter().any(|v| v == &json!(storage)) => {}
-                Some(list) => list.push(json!(storage)),
-                None => {
-                    if crd.get("status").is_some_and(Value::is_object) {
-                        crd["status"]["storedVersions"] = json!([storage]);
-                    }
-                }
-            }
-        }
+        crd_validation::prepare_for_update(crd, old);
     }
 
     fn validate(&self, crd: &Value) -> Vec<FieldError> {
@@ -118,13 +96,13 @@ impl Strategy for DefinitionStrategy {
                 list.push(json!(CLEANUP_FINALIZER));
             }
         }
-        conditions::set(
-            crd,
-            "Terminating",
-            "True",
-            "InstanceDeletionPending",
-            "CustomResourceDefinition marked for deletion; CustomResource deletion will begin soon",
-        );
+        let pending = Condition {
+            type_: TERMINATING,
+            status: ConditionStatus::True,
+            reason: "InstanceDeletionPending".into(),
+            message: "CustomResourceDefinition marked for deletion; CustomResource deletion will begin soon".into(),
+        };
+        crd_validation::set_condition(crd, &pending, &object::now_timestamp());
         true
     }
 }
@@ -145,19 +123,16 @@ pub fn versions(crd: &Value) -> Vec<Value> {
         .unwrap_or_default()
 }
 
-/// The schemas' own errors: structure, then CEL rules that do not compile.
+/// The schemas' own errors: structure, then CEL rules that do not compile,
+/// each under the path upstream judges the schema at.
 fn schema_errors(crd: &Value) -> Vec<FieldError> {
     let mut errors = Vec::new();
-    for (i, version) in versions(crd).iter().enumerate() {
-        let Some(schema) = version.pointer("/schema/openAPIV3Schema") else {
-            continue;
-        };
-        let base = format!("spec.versions[{i}].schema.openAPIV3Schema");
-        if let Err(e) = Schema::compile(schema, &base) {
+    for location in crd_validation::schema_locations(crd) {
+        if let Err(e) = Schema::compile(location.schema, &location.path) {
             errors.extend(e);
             continue;
         }
-        if let Err(e) = Rules::compile(schema, &base) {
+        if let Err(e) = Rules::compile(location.schema, &location.path) {
             errors.extend(e);
         }
     }

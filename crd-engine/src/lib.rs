@@ -10,7 +10,6 @@
 //! storage and discovery are the apiserver's.
 
 pub mod cel;
-mod conditions;
 pub mod controller;
 pub mod crd_validation;
 pub mod custom_resource;
