@@ -238,13 +238,16 @@ fn standard(s: &Map<String, Value>, path: &str, context: &Context, out: &mut Vec
         ("$ref", "$ref is not supported"),
     ];
     for (keyword, detail) in unsupported {
-        let present = match s.get(keyword) {
-            None | Some(Value::Null) => false,
-            Some(Value::String(text)) => !text.is_empty(),
-            Some(Value::Object(map)) => {
-                keyword == "additionalItems" || keyword == "dependencies" || !map.is_empty()
+        let Some(value) = s.get(keyword).filter(|value| !value.is_null()) else {
+            continue;
+        };
+        // Upstream tests `id` and the maps for emptiness, the pointers for presence.
+        let present = match keyword {
+            "id" => value.as_str().is_none_or(|id| !id.is_empty()),
+            "patternProperties" | "definitions" => {
+                value.as_object().is_none_or(|map| !map.is_empty())
             }
-            Some(_) => true,
+            _ => true,
         };
         if present {
             out.push(FieldError::forbidden(child(path, keyword), detail));
@@ -401,9 +404,9 @@ fn map_list(
             &items_path,
             "must have a schema if x-kubernetes-list-type is map",
         )),
-        Some(Value::Array(_)) => out.push(FieldError::invalid(
+        Some(several @ Value::Array(_)) => out.push(FieldError::invalid(
             &items_path,
-            s["items"].clone(),
+            several.clone(),
             "must only have a single schema if x-kubernetes-list-type is map",
         )),
         _ => {}

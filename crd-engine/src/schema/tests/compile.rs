@@ -222,3 +222,42 @@ fn invalid_patterns_and_root_nullable_are_refused() {
     ));
     assert_eq!(found[1], "spec.versions[0].schema.openAPIV3Schema.nullable: Forbidden: nullable cannot be true at the root");
 }
+
+#[test]
+fn defaults_of_objects_and_embedded_resources_are_checked_inside() {
+    let found = rejected(json!({
+        "type": "object",
+        "properties": {
+            "obj": {"type": "object", "properties": {"a": {"type": "integer"}}, "default": {"a": "x"}},
+            "template": {
+                "type": "object", "x-kubernetes-embedded-resource": true, "x-kubernetes-preserve-unknown-fields": true,
+                "default": {"kind": "Pod"}
+            }
+        }
+    }));
+    assert_eq!(
+        found,
+        vec![
+            r#"spec.versions[0].schema.openAPIV3Schema.properties[obj].default.a: Invalid value: "string": a in body must be of type integer: "string""#,
+            "spec.versions[0].schema.openAPIV3Schema.properties[template].default.apiVersion: Required value",
+        ]
+    );
+}
+
+#[test]
+fn int_or_string_may_name_its_types_under_all_of() {
+    compiled(json!({"type": "object", "properties": {"size": {
+        "x-kubernetes-int-or-string": true,
+        "allOf": [{"anyOf": [{"type": "integer"}, {"type": "string"}]}, {"pattern": "^[0-9]+%?$"}]
+    }}}));
+    assert_eq!(
+        rejected(json!({"type": "object", "properties": {"size": {
+            "x-kubernetes-int-or-string": true,
+            "anyOf": [{"type": "integer"}, {"type": "boolean"}]
+        }}})),
+        vec![
+            "spec.versions[0].schema.openAPIV3Schema.properties[size].anyOf[0].type: Forbidden: must be empty to be structural",
+            "spec.versions[0].schema.openAPIV3Schema.properties[size].anyOf[1].type: Forbidden: must be empty to be structural",
+        ]
+    );
+}

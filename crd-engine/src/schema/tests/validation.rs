@@ -396,3 +396,21 @@ fn compiled_schemas_are_shareable_between_threads() {
     fn assert_shareable<T: Send + Sync>() {}
     assert_shareable::<super::Schema>();
 }
+
+#[test]
+fn closed_objects_name_the_forbidden_property() {
+    let properties = json!({"strict": {"type": "object", "additionalProperties": false}});
+    assert_eq!(
+        errors_for(properties, json!({"strict": {"x": 1}})),
+        vec![r#"spec.strict: Invalid value: "x": spec.strict.x in body is a forbidden property"#]
+    );
+}
+
+#[test]
+fn null_never_matches_an_enum() {
+    let properties = json!({"mode": {"type": "string", "nullable": true, "enum": ["a"]}});
+    assert_eq!(
+        errors_for(properties, json!({"mode": null})),
+        vec![r#"spec.mode: Unsupported value: null: supported values: "a""#]
+    );
+}
