@@ -6,5 +6,7 @@
 //! server does not serve apiextensions.k8s.io until it lands, so a request
 //! for CustomResourceDefinitions gets the usual 404 for an unknown resource.
 
+pub mod cel;
+
 /// Whether this build serves CustomResourceDefinitions.
 pub const SERVES_CRDS: bool = false;
