@@ -302,6 +302,10 @@ impl<'n> Checker<'_, 'n> {
         if let Some(ty) = self.operator(id, &call.func_name, &args)? {
             return Ok(ty);
         }
+        if call.func_name.starts_with('@') {
+            // A helper a macro expanded to, such as sortBy's.
+            return Ok(Ty::Dyn);
+        }
         library::result_type(&call.func_name, target.as_ref(), &args)
             .ok_or_else(|| undeclared(self, id, &call.func_name))
     }

@@ -460,6 +460,7 @@ fn standard_macros_and_string_functions_work() {
         "self.name.substring(6) == 'World' && self.name.indexOf('o') == 4 && self.name.lastIndexOf('o') == 7",
         "self.name.charAt(1) == 'e'",
         "'%s-%d'.format(['a', 1]) == 'a-1'",
+        "self.tags.sortBy(t, -t.size()) == ['ccc', 'bb', 'a'] && self.tags.reverse()[0] == 'ccc'",
     ] {
         passes(properties.clone(), rule, spec.clone());
     }
@@ -529,3 +530,4 @@ fn quantity_functions_work() {
         ["spec: Invalid value: \"object\": quantities must match the regular expression '^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$' evaluating rule: quantity(self.q).sign() == 1"]
     );
 }
+

@@ -42,7 +42,7 @@ impl Url {
         if raw.chars().any(|c| c.is_ascii_control()) {
             return Err(fail("net/url: invalid control character in URL"));
         }
-        let (scheme, rest) = split_scheme(raw).map_err(|why| fail(why))?;
+        let (scheme, rest) = split_scheme(raw).map_err(fail)?;
         let (rest, query) = match rest.split_once('?') {
             Some((before, after)) => (before, after.to_string()),
             None => (rest, String::new()),
