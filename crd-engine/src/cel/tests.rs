@@ -531,3 +531,20 @@ fn quantity_functions_work() {
     );
 }
 
+#[test]
+fn ip_and_cidr_functions_work() {
+    let properties = json!({"addr": {"type": "string"}, "net": {"type": "string"}});
+    let spec = json!({"addr": "10.1.2.3", "net": "10.1.0.0/16"});
+    for rule in [
+        "isIP(self.addr) && !isIP('10.1.2') && ip(self.addr).family() == 4",
+        "ip('::1').isLoopback() && ip('0.0.0.0').isUnspecified() && ip(self.addr).isGlobalUnicast()",
+        "ip('fe80::1').isLinkLocalUnicast() && ip('224.0.0.1').isLinkLocalMulticast()",
+        "ip.isCanonical('2001:db8::1') && !ip.isCanonical('2001:DB8::1')",
+        "isCIDR(self.net) && cidr(self.net).containsIP(self.addr) && cidr(self.net).containsIP(ip('10.1.0.1'))",
+        "cidr(self.net).containsCIDR('10.1.2.0/24') && !cidr(self.net).containsCIDR(cidr('10.0.0.0/8'))",
+        "cidr('10.1.2.3/16').masked() == cidr(self.net) && cidr(self.net).prefixLength() == 16",
+        "cidr(self.net).ip() == ip('10.1.0.0') && string(cidr(self.net)) == self.net && string(ip(self.addr)) == self.addr",
+    ] {
+        passes(properties.clone(), rule, spec.clone());
+    }
+}

@@ -1,7 +1,7 @@
 //! The CEL environment rules compile and run in: the cel crate's standard
 //! library and its strings and lists extensions, plus the Kubernetes
 //! libraries CRD authors use, written here (lists, regex, URLs, quantities,
-//! sets).
+//! sets, IPs and CIDRs).
 //!
 //! What the cel crate provides: `size`, `matches`, `startsWith`, `endsWith`,
 //! `contains`, conversions (`int`, `string`, `duration`, `timestamp`, ...),
@@ -10,6 +10,7 @@
 //! `upperAscii`, `trim`, `replace`, `split`, `join`, `substring`, `indexOf`,
 //! `lastIndexOf`, `charAt`, `format`, `strings.quote`, `reverse`).
 
+mod ip;
 mod lists;
 mod quantity;
 mod regex;
@@ -20,6 +21,7 @@ use super::checker::Ty;
 use cel::{Env, ExecutionError};
 use std::sync::{Arc, OnceLock};
 
+pub(crate) use ip::{CIDR_TYPE_NAME, IP_TYPE_NAME};
 pub(crate) use quantity::QUANTITY_TYPE_NAME;
 pub(crate) use urls::URL_TYPE_NAME;
 
@@ -38,7 +40,8 @@ fn build() -> Env {
         .and_then(|()| regex::register(&mut env))
         .and_then(|()| urls::register(&mut env))
         .and_then(|()| quantity::register(&mut env))
-        .and_then(|()| sets::register(&mut env));
+        .and_then(|()| sets::register(&mut env))
+        .and_then(|()| ip::register(&mut env));
     registered.expect("the library declares each overload once");
     env
 }
@@ -67,7 +70,7 @@ pub(crate) fn is_type_name(name: &str) -> bool {
 
 /// Identifiers that prefix a function name, as in `strings.quote`.
 pub(crate) fn is_namespace(name: &str) -> bool {
-    matches!(name, "strings" | "optional" | "lists" | "sets")
+    matches!(name, "strings" | "optional" | "lists" | "sets" | "ip")
 }
 
 /// The result type of a call to `name` with this target and arguments, or
@@ -85,10 +88,33 @@ pub(crate) fn result_type<'n>(
     let ty = match name {
         "size" | "indexOf" | "lastIndexOf" | "compareTo" | "sign" | "asInteger" | "getFullYear"
         | "getMonth" | "getDayOfYear" | "getDayOfMonth" | "getDate" | "getDayOfWeek"
-        | "getHours" | "getMinutes" | "getSeconds" | "getMilliseconds" | "int" => Ty::Int,
-        "matches" | "startsWith" | "endsWith" | "contains" | "isSorted" | "isURL"
-        | "isQuantity" | "isGreaterThan" | "isLessThan" | "isInteger" | "hasValue" | "bool"
-        | "sets.contains" | "sets.equivalent" | "sets.intersects" => Ty::Bool,
+        | "getHours" | "getMinutes" | "getSeconds" | "getMilliseconds" | "int" | "family"
+        | "prefixLength" => Ty::Int,
+        "matches"
+        | "startsWith"
+        | "endsWith"
+        | "contains"
+        | "isSorted"
+        | "isURL"
+        | "isQuantity"
+        | "isGreaterThan"
+        | "isLessThan"
+        | "isInteger"
+        | "hasValue"
+        | "bool"
+        | "sets.contains"
+        | "sets.equivalent"
+        | "sets.intersects"
+        | "isIP"
+        | "isCIDR"
+        | "ip.isCanonical"
+        | "containsIP"
+        | "containsCIDR"
+        | "isUnspecified"
+        | "isLoopback"
+        | "isLinkLocalMulticast"
+        | "isLinkLocalUnicast"
+        | "isGlobalUnicast" => Ty::Bool,
         "uint" => Ty::Uint,
         "double" | "asApproximateFloat" => Ty::Double,
         "bytes" => Ty::Bytes,
@@ -111,6 +137,8 @@ pub(crate) fn result_type<'n>(
         "sum" | "min" | "max" => element(target),
         "quantity" | "add" | "sub" => Ty::Opaque(QUANTITY_TYPE_NAME),
         "url" => Ty::Opaque(URL_TYPE_NAME),
+        "ip" => Ty::Opaque(IP_TYPE_NAME),
+        "cidr" | "masked" => Ty::Opaque(CIDR_TYPE_NAME),
         "getQuery" => Ty::Map(Box::new(Ty::String), Box::new(string_list())),
         "optional.of" | "optional.ofNonZeroValue" | "optional.none" | "or" => {
             Ty::Optional(Box::new(args.first().cloned().unwrap_or(Ty::Dyn)))
