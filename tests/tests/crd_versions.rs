@@ -231,8 +231,8 @@ async fn deprecated_versions_warn(cluster: &Cluster) {
 }
 
 /// Moving storage to v1 adds it to storedVersions; a version listed
-/// there cannot be dropped from spec.versions until the list is trimmed
-/// through /status.
+/// there cannot be dropped from spec.versions until the objects are
+/// rewritten and the list is trimmed through /status.
 async fn stored_versions_record_every_storage_version(cluster: &Cluster) {
     ok(
         cluster,
@@ -251,6 +251,13 @@ async fn stored_versions_record_every_storage_version(cluster: &Cluster) {
     post(cluster, &tools("v1"), &tool("v1", "chisel"))
         .await
         .expect(201);
+    // Upstream's migration: write every object again so it is stored in
+    // v1, before v1beta1 may leave storedVersions.
+    let migrated = ok(
+        cluster,
+        &["label", "tools", "-n", NS, "--all", "migrated=true"],
+    );
+    assert_eq!(migrated.lines().count(), 5, "{migrated}");
 
     let without_beta = tool_crd("v1", None);
     let start = without_beta
