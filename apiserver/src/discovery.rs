@@ -87,13 +87,17 @@ pub fn resource_list(snapshot: &RegistrySnapshot, group: &str, version: &str) ->
             "singularName": r.singular,
             "namespaced": r.namespaced,
             "kind": r.kind,
-            "verbs": r.verbs,
+            "verbs": r.discovery_verbs(),
         });
         if !r.short_names.is_empty() {
             entry["shortNames"] = json!(r.short_names);
         }
         if !r.categories.is_empty() {
             entry["categories"] = json!(r.categories);
+        }
+        // Computed kinds (reviews, create only) are not stored.
+        if r.verbs != ["create"] {
+            entry["storageVersionHash"] = json!(r.storage_version_hash());
         }
         resources.push(entry);
         for sub in subresources(&r) {
@@ -199,7 +203,7 @@ fn aggregated_resource(r: &ResourceDescriptor) -> Value {
         "responseKind": kind,
         "scope": if r.namespaced { "Namespaced" } else { "Cluster" },
         "singularResource": r.singular,
-        "verbs": r.verbs,
+        "verbs": r.discovery_verbs(),
     });
     if !r.short_names.is_empty() {
         entry["shortNames"] = json!(r.short_names);

@@ -55,6 +55,10 @@ pub enum ApiError {
     /// The resource exists but does not take this verb.
     #[error("the server does not allow this method on the requested resource")]
     MethodNotAllowed,
+    /// The resource takes this verb, but not now; the message says why (a
+    /// CRD being deleted takes no creates).
+    #[error("{0}")]
+    VerbRefused(String),
     /// The body's media type is not one we decode.
     #[error("the body of the request was in an unknown format - accepted media types include: {accepted}")]
     UnsupportedMediaType { accepted: String },
@@ -127,7 +131,7 @@ impl ApiError {
             ApiError::BadRequest(_) => 400,
             ApiError::Unauthorized => 401,
             ApiError::Forbidden(_) | ApiError::NamespaceTerminating { .. } => 403,
-            ApiError::MethodNotAllowed => 405,
+            ApiError::MethodNotAllowed | ApiError::VerbRefused(_) => 405,
             ApiError::NotAcceptable { .. } => 406,
             ApiError::Gone(_) | ApiError::ContinueExpired { .. } => 410,
             ApiError::TooLarge { .. } => 413,
@@ -149,7 +153,7 @@ impl ApiError {
             ApiError::BadRequest(_) => "BadRequest",
             ApiError::Unauthorized => "Unauthorized",
             ApiError::Forbidden(_) | ApiError::NamespaceTerminating { .. } => "Forbidden",
-            ApiError::MethodNotAllowed => "MethodNotAllowed",
+            ApiError::MethodNotAllowed | ApiError::VerbRefused(_) => "MethodNotAllowed",
             ApiError::NotAcceptable { .. } => "NotAcceptable",
             ApiError::Gone(_) | ApiError::ContinueExpired { .. } => "Expired",
             ApiError::TooLarge { .. } => "RequestEntityTooLarge",

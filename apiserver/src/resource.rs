@@ -71,6 +71,32 @@ impl ResourceDescriptor {
         self.verbs.iter().any(|v| v == verb)
     }
 
+    /// The verbs discovery shows: the served ones, less any the strategy
+    /// hides for now (a terminating CRD's resources).
+    pub fn discovery_verbs(&self) -> Vec<String> {
+        let hidden = self.strategy.hidden_verbs();
+        self.verbs
+            .iter()
+            .filter(|v| !hidden.contains(&v.as_str()))
+            .cloned()
+            .collect()
+    }
+
+    /// Upstream's `storageVersionHash` in discovery: the first 8 bytes of
+    /// SHA-256 of `group/version/kind` of the stored form, in base64.
+    /// Clients only compare it, to notice storage version changes.
+    pub fn storage_version_hash(&self) -> String {
+        use base64::Engine;
+        use sha2::Digest;
+        let stored = self
+            .strategy
+            .storage_api_version()
+            .unwrap_or_else(|| self.api_version());
+        let (group, version) = stored.split_once('/').unwrap_or(("", &stored));
+        let digest = sha2::Sha256::digest(format!("{group}/{version}/{}", self.kind));
+        base64::engine::general_purpose::STANDARD.encode(&digest[..8])
+    }
+
     /// Whether an object stored as `stored_api_version` is served exactly as
     /// stored (so cached bytes can be sent untouched).
     pub fn serves_stored_as_is(&self, stored_api_version: &str) -> bool {
@@ -165,6 +191,12 @@ pub trait Strategy: Send + Sync {
         false
     }
 
+    /// The part of an object whose change bumps `metadata.generation`:
+    /// everything but metadata and status by default.
+    fn generation_part(&self, object: &Value) -> Value {
+        crate::object::spec_part(object)
+    }
+
     /// Table columns after NAME (include AGE where upstream shows it).
     fn columns(&self) -> Vec<Column> {
         vec![AGE_COLUMN]
@@ -202,6 +234,24 @@ pub trait Strategy: Send + Sync {
     /// The kind's own OpenAPI v3 schema (a CRD version's `openAPIV3Schema`)
     /// to publish; `None` (the default) means k8s-openapi describes it.
     fn openapi_schema(&self) -> Option<Value> {
+        None
+    }
+
+    /// `group/version` of the form objects are stored in, when it is not
+    /// the resource's own (events.k8s.io/v1 Events are stored as core/v1;
+    /// a CRD's non-storage versions).
+    fn storage_api_version(&self) -> Option<String> {
+        None
+    }
+
+    /// Verbs discovery leaves out for now though they are still served.
+    fn hidden_verbs(&self) -> &'static [&'static str] {
+        &[]
+    }
+
+    /// Why this verb, though the resource has it, is refused right now
+    /// (a terminating CRD's resources take no creates); `None` to serve it.
+    fn refusal(&self, _verb: &str) -> Option<String> {
         None
     }
 

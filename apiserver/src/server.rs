@@ -192,6 +192,12 @@ impl ApiServer {
                 let descriptor = snapshot
                     .lookup(&request.group, &request.version, &request.resource)
                     .ok_or(ApiError::UnknownPath)?;
+                // A cluster-scoped resource has no path under a namespace
+                // (a namespace's own path names it twice, by design).
+                let namespace_itself = request.group.is_empty() && request.resource == "namespaces";
+                if !descriptor.namespaced && request.namespace.is_some() && !namespace_itself {
+                    return Err(ApiError::UnknownPath);
+                }
                 let protobuf_ok =
                     codec::protobuf::supports(&descriptor.api_version(), &descriptor.kind);
                 let call = Call {

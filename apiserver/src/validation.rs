@@ -109,7 +109,10 @@ impl FieldError {
             FieldErrorKind::Required => "Required value".to_string(),
             FieldErrorKind::Forbidden => "Forbidden".to_string(),
             FieldErrorKind::TooLong => "Too long".to_string(),
-            FieldErrorKind::TooMany => "Too many".to_string(),
+            FieldErrorKind::TooMany => match shown {
+                Some(count) => format!("Too many: {count}"),
+                None => "Too many".to_string(),
+            },
             FieldErrorKind::Invalid => format!("Invalid value: {}", shown.unwrap_or_default()),
             FieldErrorKind::NotSupported => {
                 format!("Unsupported value: {}", shown.unwrap_or_default())

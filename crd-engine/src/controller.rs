@@ -20,6 +20,7 @@ use std::time::Duration;
 
 use apiserver::handlers::{delete_object, Context};
 use apiserver::object;
+use apiserver::registry::version_priority;
 use apiserver::resource::{ResourceDescriptor, ALL_VERBS};
 use apiserver::server::ApiServer;
 use apiserver::storage::StoreError;
@@ -51,8 +52,11 @@ pub fn spawn(server: ApiServer) {
 /// What the controller remembers of one CRD.
 struct Known {
     group: String,
-    /// `status.acceptedNames` while NamesAccepted is True.
-    accepted_names: Option<Value>,
+    /// `status.acceptedNames`: the names it holds, even when some other
+    /// name it asked for is taken.
+    accepted_names: Value,
+    /// Whether every name it asked for is accepted.
+    fully_accepted: bool,
     /// What the registered resources were built from.
     served: Option<ServedKey>,
     /// (group, version, plural) of every registered resource.
@@ -154,7 +158,7 @@ impl Controller {
         let waiting: Vec<String> = self
             .known
             .iter()
-            .filter(|(_, k)| k.group == group && k.accepted_names.is_none())
+            .filter(|(_, k)| k.group == group && !k.fully_accepted)
             .map(|(n, _)| n.clone())
             .collect();
         let mut healthy = true;
@@ -210,8 +214,10 @@ impl Controller {
         let mut next = crd.clone();
         let now = object::now_timestamp();
         crd_validation::set_condition(&mut next, &verdict.condition(), &now);
+        // Names that conflict keep what was accepted before; the rest are
+        // accepted even when another one conflicts, as upstream.
+        next["status"]["acceptedNames"] = verdict.accepted_names.clone();
         if verdict.accepted {
-            next["status"]["acceptedNames"] = verdict.accepted_names.clone();
             // One server: nothing else has to agree before serving.
             crd_validation::set_condition(&mut next, &Condition::established(), &now);
         } else {
@@ -266,7 +272,8 @@ impl Controller {
             name.clone(),
             Known {
                 group,
-                accepted_names: verdict.accepted.then(|| verdict.accepted_names.clone()),
+                accepted_names: verdict.accepted_names.clone(),
+                fully_accepted: verdict.accepted,
                 served,
                 registered,
             },
@@ -285,9 +292,7 @@ impl Controller {
             if name == except || known.group != group {
                 continue;
             }
-            let Some(names) = &known.accepted_names else {
-                continue;
-            };
+            let names = &known.accepted_names;
             let text = |field: &str| {
                 names
                     .get(field)
@@ -364,12 +369,31 @@ async fn clean_up(ctx: &Context, name: &str) -> Result<bool, String> {
     let Some(kv) = ctx.store.get(&crd_key).await.map_err(|e| e.to_string())? else {
         return Ok(true);
     };
-    let crd: Value = serde_json::from_slice(&kv.value).map_err(|e| e.to_string())?;
+    let mut crd: Value = serde_json::from_slice(&kv.value).map_err(|e| e.to_string())?;
     if !object::finalizers(&crd)
         .iter()
         .any(|f| f == CLEANUP_FINALIZER)
     {
         return Ok(true);
+    }
+    let mut revision = kv.mod_revision;
+    // Say the deletion is under way before it starts, as upstream does.
+    let mut in_progress = crd.clone();
+    crd_validation::set_condition(
+        &mut in_progress,
+        &Condition::deletion_in_progress(),
+        &object::now_timestamp(),
+    );
+    if in_progress != crd {
+        let bytes = serde_json::to_vec(&in_progress).map_err(|e| e.to_string())?;
+        match ctx.store.update(&crd_key, bytes.into(), revision).await {
+            Ok(written) => {
+                revision = written;
+                crd = in_progress;
+            }
+            Err(StoreError::Conflict { .. }) => return Ok(false),
+            Err(e) => return Err(e.to_string()),
+        }
     }
     let group = crd
         .pointer("/spec/group")
@@ -417,33 +441,21 @@ async fn clean_up(ctx: &Context, name: &str) -> Result<bool, String> {
         .items
         .len();
     let gone = remaining == 0;
-    let mut next = crd.clone();
     if !gone {
-        crd_validation::set_condition(
-            &mut next,
-            &Condition::deletion_in_progress(),
-            &object::now_timestamp(),
-        );
-        if next != crd {
-            let bytes = serde_json::to_vec(&next).map_err(|e| e.to_string())?;
-            let _ = ctx
-                .store
-                .update(&crd_key, bytes.into(), kv.mod_revision)
-                .await;
-        }
         return Ok(false);
     }
+    let mut next = crd.clone();
     let finalizers: Vec<String> = object::finalizers(&crd)
         .into_iter()
         .filter(|f| f != CLEANUP_FINALIZER)
         .collect();
     let result = if finalizers.is_empty() {
-        ctx.store.delete(&crd_key, kv.mod_revision).await.map(drop)
+        ctx.store.delete(&crd_key, revision).await.map(drop)
     } else {
         object::set_meta(&mut next, "finalizers", json!(finalizers));
         let bytes = serde_json::to_vec(&next).map_err(|e| e.to_string())?;
         ctx.store
-            .update(&crd_key, bytes.into(), kv.mod_revision)
+            .update(&crd_key, bytes.into(), revision)
             .await
             .map(drop)
     };
@@ -454,17 +466,31 @@ async fn clean_up(ctx: &Context, name: &str) -> Result<bool, String> {
     }
 }
 
-/// A deprecated version's warning: its own text, or upstream's default.
-fn deprecation(version: &Value, group: &str, name: &str, kind: &str) -> Option<String> {
+/// A deprecated version's warning: its own text, or upstream's default,
+/// which points at the newest served, not deprecated, newer version.
+fn deprecation(crd: &Value, version: &Value, group: &str, kind: &str) -> Option<String> {
     if version.get("deprecated").and_then(Value::as_bool) != Some(true) {
         return None;
     }
-    Some(
-        match version.get("deprecationWarning").and_then(Value::as_str) {
-            Some(text) => text.to_string(),
-            None => format!("{group}/{name} {kind} is deprecated"),
-        },
-    )
+    if let Some(text) = version.get("deprecationWarning").and_then(Value::as_str) {
+        return Some(text.to_string());
+    }
+    let name = version
+        .get("name")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let mut warning = format!("{group}/{name} {kind} is deprecated");
+    let newer = definition::versions(crd)
+        .into_iter()
+        .filter(|v| v.get("served").and_then(Value::as_bool) == Some(true))
+        .filter(|v| v.get("deprecated").and_then(Value::as_bool) != Some(true))
+        .filter_map(|v| v.get("name").and_then(Value::as_str).map(str::to_string))
+        .filter(|v| version_priority(v) > version_priority(name))
+        .max_by_key(|v| version_priority(v));
+    if let Some(newer) = newer {
+        warning.push_str(&format!("; use {group}/{newer} {kind}"));
+    }
+    Some(warning)
 }
 
 /// One resource per served version of an established CRD.
@@ -494,11 +520,7 @@ fn served_resources(crd: &Value, terminating: bool) -> Result<Vec<ResourceDescri
         s => s,
     };
     let storage = definition::storage_version(crd).ok_or("no storage version")?;
-    let verbs: Vec<String> = ALL_VERBS
-        .iter()
-        .filter(|v| !(terminating && **v == "create"))
-        .map(|v| v.to_string())
-        .collect();
+    let verbs: Vec<String> = ALL_VERBS.iter().map(|v| v.to_string()).collect();
     let mut out = Vec::new();
     for (i, version) in definition::versions(crd).iter().enumerate() {
         if version.get("served").and_then(Value::as_bool) != Some(true) {
@@ -545,7 +567,8 @@ fn served_resources(crd: &Value, terminating: bool) -> Result<Vec<ResourceDescri
                 .and_then(custom_resource::scale_spec),
             columns: custom_resource::printer_columns(version),
             selectable,
-            deprecation: deprecation(version, &group, &name, &kind),
+            deprecation: deprecation(crd, version, &group, &kind),
+            terminating,
         };
         out.push(ResourceDescriptor {
             group: group.clone(),

@@ -37,6 +37,8 @@ pub struct CustomResourceStrategy {
     pub selectable: Vec<(String, JsonPath)>,
     /// The Warning a deprecated version answers every request with.
     pub deprecation: Option<String>,
+    /// The CRD is being deleted: no new objects.
+    pub terminating: bool,
 }
 
 impl CustomResourceStrategy {
@@ -83,6 +85,18 @@ impl Strategy for CustomResourceStrategy {
         true
     }
 
+    fn generation_part(&self, object: &Value) -> Value {
+        // Without the status subresource, status is content like any other.
+        let mut part = object.clone();
+        if let Some(map) = part.as_object_mut() {
+            map.remove("metadata");
+            if self.has_status {
+                map.remove("status");
+            }
+        }
+        part
+    }
+
     fn columns(&self) -> Vec<Column> {
         if self.columns.is_empty() {
             return vec![AGE_COLUMN];
@@ -117,6 +131,10 @@ impl Strategy for CustomResourceStrategy {
         true
     }
 
+    fn storage_api_version(&self) -> Option<String> {
+        Some(self.storage_api_version.clone())
+    }
+
     fn selectable_fields(&self, object: &Value) -> Vec<SelectableField> {
         self.selectable
             .iter()
@@ -137,6 +155,22 @@ impl Strategy for CustomResourceStrategy {
 
     fn scale(&self) -> Option<ScaleSpec> {
         self.scale.clone()
+    }
+
+    fn hidden_verbs(&self) -> &'static [&'static str] {
+        // Upstream's discovery of a terminating CRD's resources; update and
+        // patch stay served so finalizers can still be removed.
+        if self.terminating {
+            &["create", "patch", "update"]
+        } else {
+            &[]
+        }
+    }
+
+    fn refusal(&self, verb: &str) -> Option<String> {
+        (self.terminating && verb == "create").then(|| {
+            "create not allowed while custom resource definition is terminating".to_string()
+        })
     }
 
     fn deprecation_warning(&self) -> Option<String> {

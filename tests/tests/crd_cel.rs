@@ -367,8 +367,7 @@ async fn rules_that_do_not_compile_make_the_crd_invalid(cluster: &Cluster) {
             }
         })
     };
-    let rule_path =
-        "spec.versions[0].schema.openAPIV3Schema.properties[spec].x-kubernetes-validations[0]";
+    let rule_path = "spec.validation.openAPIV3Schema.properties[spec].x-kubernetes-validations[0]";
 
     let status = post(
         cluster,

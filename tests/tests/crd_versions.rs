@@ -271,7 +271,7 @@ async fn stored_versions_record_every_storage_version(cluster: &Cluster) {
     let refused = fails(cluster, &["apply", "-f", &path]);
     assert!(
         refused.contains(
-            "status.storedVersions[0]: Invalid value: \"v1beta1\": must appear in spec.versions"
+            "status.storedVersions[0]: Invalid value: \"v1beta1\": missing from spec.versions"
         ),
         "{refused}"
     );

@@ -499,6 +499,10 @@ impl Strategy for EventsV1Strategy {
         cells(&as_core(object))
     }
 
+    fn storage_api_version(&self) -> Option<String> {
+        Some("v1".into())
+    }
+
     fn to_stored(&self, object: Value) -> Value {
         as_core(&object)
     }

@@ -141,6 +141,9 @@ pub async fn serve(ctx: &Context, call: Call) -> Result<http::Response<Body>, Ap
         // Collections take no PUT or PATCH, as upstream routes them.
         return Err(ApiError::MethodNotAllowed);
     }
+    if let Some(reason) = call.descriptor.strategy.refusal(&verb) {
+        return Err(ApiError::VerbRefused(reason));
+    }
     let allowed = match (verb.as_str(), subresource.is_some()) {
         ("get" | "update" | "patch", true) => true,
         (_, true) => false,

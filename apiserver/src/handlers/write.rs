@@ -461,7 +461,8 @@ fn prepare_update(call: &Call, mut object: Value, current: &Value) -> Result<Val
         descriptor.strategy.prepare_for_update(&mut object, current);
     }
     if descriptor.strategy.tracks_generation()
-        && object::spec_part(&object) != object::spec_part(current)
+        && descriptor.strategy.generation_part(&object)
+            != descriptor.strategy.generation_part(current)
     {
         let generation = current
             .pointer("/metadata/generation")

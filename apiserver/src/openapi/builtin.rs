@@ -118,6 +118,8 @@ pub(super) const PATCH: &str = "io.k8s.apimachinery.pkg.apis.meta.v1.Patch";
 pub(super) const API_RESOURCE_LIST: &str = "io.k8s.apimachinery.pkg.apis.meta.v1.APIResourceList";
 pub(super) const INT_OR_STRING: &str = "io.k8s.apimachinery.pkg.util.intstr.IntOrString";
 pub(super) const QUANTITY: &str = "io.k8s.apimachinery.pkg.api.resource.Quantity";
+/// What `/scale` answers with, for every kind that has it.
+pub(super) const SCALE: &str = "io.k8s.api.autoscaling.v1.Scale";
 
 /// Adds the meta types that operations refer to (request and response
 /// bodies) whether or not any kind's schema does.
@@ -135,4 +137,5 @@ pub(super) fn add_meta_types(generator: &mut SchemaGenerator) {
     add::<meta::MicroTime>(generator);
     add::<IntOrString>(generator);
     add::<Quantity>(generator);
+    add::<api::autoscaling::v1::Scale>(generator);
 }

@@ -281,6 +281,7 @@ fn collect_definitions(
         }
     }
     definitions.tag(builtin::STATUS, gvk("", "v1", "Status"));
+    definitions.tag(builtin::SCALE, gvk("autoscaling", "v1", "Scale"));
     definitions.tag(builtin::API_RESOURCE_LIST, gvk("", "v1", "APIResourceList"));
     (definitions, kinds)
 }

@@ -344,6 +344,7 @@ impl<'a> KindPaths<'a> {
             self.collection_item(),
             self.object_item(),
             self.status_item(),
+            self.scale_item(),
             self.all_namespaces_item(),
         ]
         .into_iter()
@@ -434,7 +435,11 @@ impl<'a> KindPaths<'a> {
 
     fn object_item(&self) -> Option<PathItem> {
         let kind = self.kind();
-        let mut operations = self.get_replace_patch("", &format!("the specified {kind}"));
+        let mut operations = self.get_replace_patch(
+            "",
+            &format!("the specified {kind}"),
+            &self.served.definition,
+        );
         if self.serves("delete") {
             let delete = Operation::new(
                 "delete",
@@ -456,9 +461,24 @@ impl<'a> KindPaths<'a> {
             return None;
         }
         let kind = self.kind();
-        let operations =
-            self.get_replace_patch("Status", &format!("status of the specified {kind}"));
+        let operations = self.get_replace_patch(
+            "Status",
+            &format!("status of the specified {kind}"),
+            &self.served.definition,
+        );
         let path = format!("{}/{{name}}/status", self.collection);
+        self.item(path, self.object_parameters(), operations)
+    }
+
+    fn scale_item(&self) -> Option<PathItem> {
+        self.served.descriptor.strategy.scale()?;
+        let kind = self.kind();
+        let operations = self.get_replace_patch(
+            "Scale",
+            &format!("scale of the specified {kind}"),
+            super::builtin::SCALE,
+        );
+        let path = format!("{}/{{name}}/scale", self.collection);
         self.item(path, self.object_parameters(), operations)
     }
 
@@ -469,9 +489,9 @@ impl<'a> KindPaths<'a> {
         parameters
     }
 
-    /// read, replace and patch of an object or of its status (`suffix`).
-    fn get_replace_patch(&self, suffix: &str, what: &str) -> Vec<Operation> {
-        let object = &self.served.definition;
+    /// read, replace and patch of an object, or of its status or scale
+    /// (`suffix`), whose body is `object`'s definition.
+    fn get_replace_patch(&self, suffix: &str, what: &str, object: &str) -> Vec<Operation> {
         let mut operations = Vec::new();
         if self.serves("get") {
             let read = Operation::new(
@@ -491,7 +511,7 @@ impl<'a> KindPaths<'a> {
                 format!("replace {what}"),
             )
             .parameters(WRITE_PARAMETERS)
-            .body(Body::Object(object.clone()))
+            .body(Body::Object(object.to_string()))
             .responses(&[200, 201], object);
             operations.push(replace);
         }
