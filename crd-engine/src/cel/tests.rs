@@ -548,3 +548,82 @@ fn ip_and_cidr_functions_work() {
         passes(properties.clone(), rule, spec.clone());
     }
 }
+
+/// The library and its message, as CRDs use it: the rule tests for a
+/// value, the messageExpression joins the problems.
+#[test]
+fn format_library_validates_and_explains() {
+    let properties = json!({"name": {"type": "string"}});
+    let schema = spec_schema(
+        properties.clone(),
+        json!([{
+            "rule": "!format.dns1123Label().validate(self.name).hasValue()",
+            "messageExpression": "'name: ' + format.dns1123Label().validate(self.name).value().join('; ')"
+        }]),
+    );
+    let rules = compile(&schema);
+    assert!(messages(&rules, json!({"spec": {"name": "my-name"}}), None).is_empty());
+    assert_eq!(
+        messages(&rules, json!({"spec": {"name": "My_Name"}}), None),
+        ["spec: Invalid value: \"object\": name: a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')"]
+    );
+    assert_eq!(
+        messages(&rules, json!({"spec": {"name": "a.b"}}), None),
+        ["spec: Invalid value: \"object\": name: must not contain dots"]
+    );
+    let spec = json!({"name": "x"});
+    for rule in [
+        "!format.dns1123Subdomain().validate('apiextensions.k8s.io').hasValue()",
+        "format.dns1035Label().validate('1abc').hasValue()",
+        "!format.qualifiedName().validate('example.com/MyName').hasValue()",
+        "!format.dns1123LabelPrefix().validate('my-prefix-').hasValue()",
+        "!format.dns1123SubdomainPrefix().validate('a.prefix-').hasValue()",
+        "!format.dns1035LabelPrefix().validate('my-prefix-').hasValue()",
+        "!format.labelValue().validate('').hasValue()",
+        "format.uri().validate('relative').value() == ['parse \"relative\": invalid URI for request']",
+        "!format.uuid().validate('123e4567-e89b-12d3-a456-426614174000').hasValue()",
+        "format.byte().validate('!').value() == ['invalid base64']",
+        "!format.date().validate('2021-01-01').hasValue()",
+        "format.datetime().validate('2021-01-01').orValue([]) == ['invalid datetime']",
+        "format.uuid().validate('123e4567-e89b-12d3-a456-426614174000').orValue(['x']) == ['x']",
+        "format.named('dns1123Label').hasValue() && !format.named('semver').hasValue()",
+        "format.named('dns1123Label').value().validate(self.name) == format.dns1123Label().validate(self.name)",
+        "format.named('uuid').value() == format.uuid() && format.uuid() != format.byte()",
+    ] {
+        passes(properties.clone(), rule, spec.clone());
+    }
+}
+
+#[test]
+fn format_results_are_typed_for_the_checker() {
+    let error_of =
+        |entry: Value| compile_errors(&spec_schema(replicas(), json!([entry]))).join("\n");
+    assert_eq!(
+        error_of(json!({"rule": "format.dns1123Label().validate(self.name)"})),
+        format!("{BASE}.properties[spec].x-kubernetes-validations[0].rule: Invalid value: \"format.dns1123Label().validate(self.name)\": cel expression must evaluate to a bool")
+    );
+    assert!(error_of(json!({
+        "rule": "true",
+        "messageExpression": "format.dns1123Label().validate(self.name).value()"
+    }))
+    .contains("messageExpression must evaluate to a string"));
+    assert!(
+        error_of(json!({"rule": "format.nosuch().validate(self.name).hasValue()"}))
+            .contains("undeclared reference to 'format.nosuch' (in container '')")
+    );
+    assert!(error_of(json!({"rule": "format == 1"}))
+        .contains("undeclared reference to 'format' (in container '')"));
+    assert!(error_of(json!({"rule": "'%s'.format([self.name]) == 'a'"})).is_empty());
+}
+
+#[test]
+fn a_lone_dash_fails_the_prefix_formats_as_upstream_panics() {
+    assert_eq!(
+        check_rule(
+            json!({"name": {"type": "string"}}),
+            "!format.dns1123LabelPrefix().validate(self.name).hasValue()",
+            json!({"name": "-"})
+        ),
+        ["spec: Invalid value: \"object\": internal error: runtime error: slice bounds out of range [:-1] evaluating rule: !format.dns1123LabelPrefix().validate(self.name).hasValue()"]
+    );
+}

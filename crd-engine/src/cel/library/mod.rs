@@ -1,7 +1,7 @@
 //! The CEL environment rules compile and run in: the cel crate's standard
 //! library and its strings and lists extensions, plus the Kubernetes
 //! libraries CRD authors use, written here (lists, regex, URLs, quantities,
-//! sets, IPs and CIDRs).
+//! sets, IPs and CIDRs, named formats).
 //!
 //! What the cel crate provides: `size`, `matches`, `startsWith`, `endsWith`,
 //! `contains`, conversions (`int`, `string`, `duration`, `timestamp`, ...),
@@ -10,6 +10,7 @@
 //! `upperAscii`, `trim`, `replace`, `split`, `join`, `substring`, `indexOf`,
 //! `lastIndexOf`, `charAt`, `format`, `strings.quote`, `reverse`).
 
+mod format;
 mod ip;
 mod lists;
 mod quantity;
@@ -21,6 +22,7 @@ use super::checker::Ty;
 use cel::{Env, ExecutionError};
 use std::sync::{Arc, OnceLock};
 
+pub(crate) use format::FORMAT_TYPE_NAME;
 pub(crate) use ip::{CIDR_TYPE_NAME, IP_TYPE_NAME};
 pub(crate) use quantity::QUANTITY_TYPE_NAME;
 pub(crate) use urls::URL_TYPE_NAME;
@@ -41,7 +43,8 @@ fn build() -> Env {
         .and_then(|()| urls::register(&mut env))
         .and_then(|()| quantity::register(&mut env))
         .and_then(|()| sets::register(&mut env))
-        .and_then(|()| ip::register(&mut env));
+        .and_then(|()| ip::register(&mut env))
+        .and_then(|()| format::register(&mut env));
     registered.expect("the library declares each overload once");
     env
 }
@@ -70,7 +73,10 @@ pub(crate) fn is_type_name(name: &str) -> bool {
 
 /// Identifiers that prefix a function name, as in `strings.quote`.
 pub(crate) fn is_namespace(name: &str) -> bool {
-    matches!(name, "strings" | "optional" | "lists" | "sets" | "ip")
+    matches!(
+        name,
+        "strings" | "optional" | "lists" | "sets" | "ip" | "format"
+    )
 }
 
 /// The result type of a call to `name` with this target and arguments, or
@@ -121,7 +127,11 @@ pub(crate) fn result_type<'n>(
         "duration" => Ty::Duration,
         "timestamp" => Ty::Timestamp,
         "type" => Ty::Type,
-        "dyn" | "value" | "orValue" => Ty::Dyn,
+        "dyn" => Ty::Dyn,
+        "value" | "orValue" => match target {
+            Some(Ty::Optional(inner)) => (**inner).clone(),
+            _ => Ty::Dyn,
+        },
         "string" | "lowerAscii" | "upperAscii" | "trim" | "replace" | "substring" | "charAt"
         | "format" | "join" | "find" | "getScheme" | "getHost" | "getHostname" | "getPort"
         | "getEscapedPath" | "strings.quote" => Ty::String,
@@ -140,9 +150,16 @@ pub(crate) fn result_type<'n>(
         "ip" => Ty::Opaque(IP_TYPE_NAME),
         "cidr" | "masked" => Ty::Opaque(CIDR_TYPE_NAME),
         "getQuery" => Ty::Map(Box::new(Ty::String), Box::new(string_list())),
-        "optional.of" | "optional.ofNonZeroValue" | "optional.none" | "or" => {
+        "optional.of" | "optional.ofNonZeroValue" | "optional.none" => {
             Ty::Optional(Box::new(args.first().cloned().unwrap_or(Ty::Dyn)))
         }
+        "or" => match target {
+            Some(optional @ Ty::Optional(_)) => optional.clone(),
+            _ => Ty::Optional(Box::new(Ty::Dyn)),
+        },
+        "format.named" => Ty::Optional(Box::new(Ty::Opaque(FORMAT_TYPE_NAME))),
+        "validate" => Ty::Optional(Box::new(string_list())),
+        _ if format::is_constructor(name) => Ty::Opaque(FORMAT_TYPE_NAME),
         _ => return None,
     };
     Some(ty)

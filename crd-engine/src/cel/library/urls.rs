@@ -42,6 +42,17 @@ impl Url {
         if raw.chars().any(|c| c.is_ascii_control()) {
             return Err(fail("net/url: invalid control character in URL"));
         }
+        if raw.is_empty() {
+            return Err(fail("empty url"));
+        }
+        if raw == "*" {
+            return Ok(Url {
+                scheme: String::new(),
+                host: String::new(),
+                path: raw.to_string(),
+                query: String::new(),
+            });
+        }
         let (scheme, rest) = split_scheme(raw).map_err(fail)?;
         let (rest, query) = match rest.split_once('?') {
             Some((before, after)) => (before, after.to_string()),
@@ -258,6 +269,8 @@ mod tests {
         assert_eq!(u.port(), "8443");
         assert_eq!(u.path, "/a%20b");
         assert!(Url::parse("/absolute/path").is_ok());
+        assert_eq!(Url::parse("*").unwrap().path, "*");
+        assert_eq!(Url::parse("").unwrap_err(), "parse \"\": empty url");
         assert_eq!(
             Url::parse("relative").unwrap_err(),
             "parse \"relative\": invalid URI for request"
