@@ -22,6 +22,13 @@ pub enum ApiError {
         name: String,
         detail: String,
     },
+    /// A server-side apply would take fields another manager applied with
+    /// other values; causes are (message, field) pairs.
+    #[error("{message}")]
+    ApplyConflict {
+        message: String,
+        causes: Vec<(String, String)>,
+    },
     /// The object breaks the kind's rules; one cause per broken field.
     #[error("{}", invalid_message(.kind, .name, .causes))]
     Invalid {
@@ -126,7 +133,9 @@ impl ApiError {
     pub fn code(&self) -> u16 {
         match self {
             ApiError::NotFound { .. } | ApiError::UnknownPath => 404,
-            ApiError::AlreadyExists { .. } | ApiError::Conflict { .. } => 409,
+            ApiError::AlreadyExists { .. }
+            | ApiError::Conflict { .. }
+            | ApiError::ApplyConflict { .. } => 409,
             ApiError::Invalid { .. } | ApiError::UnprocessablePatch(_) => 422,
             ApiError::BadRequest(_) => 400,
             ApiError::Unauthorized => 401,
@@ -148,7 +157,7 @@ impl ApiError {
         match self {
             ApiError::NotFound { .. } | ApiError::UnknownPath => "NotFound",
             ApiError::AlreadyExists { .. } => "AlreadyExists",
-            ApiError::Conflict { .. } => "Conflict",
+            ApiError::Conflict { .. } | ApiError::ApplyConflict { .. } => "Conflict",
             ApiError::Invalid { .. } | ApiError::UnprocessablePatch(_) => "Invalid",
             ApiError::BadRequest(_) => "BadRequest",
             ApiError::Unauthorized => "Unauthorized",
@@ -220,6 +229,16 @@ impl ApiError {
                 "retryAfterSeconds": 1,
             })),
             ApiError::TooManyRequests(_) => Some(json!({ "retryAfterSeconds": 1 })),
+            ApiError::ApplyConflict { causes, .. } => Some(json!({
+                "causes": causes
+                    .iter()
+                    .map(|(message, field)| json!({
+                        "reason": "FieldManagerConflict",
+                        "message": message,
+                        "field": field,
+                    }))
+                    .collect::<Vec<_>>(),
+            })),
             _ => None,
         };
         if let Some(details) = details {

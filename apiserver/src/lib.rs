@@ -6,6 +6,7 @@
 //! It knows nothing of CustomResourceDefinitions or APIServices: those plug
 //! into the registry from the crates above, like any other API group.
 
+pub mod apply;
 pub mod bootstrap;
 pub mod builtin;
 pub mod codec;

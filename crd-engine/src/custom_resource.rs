@@ -10,7 +10,7 @@ use apiserver::resource::{
     age_cell, human_duration, Column, ScaleSelector, ScaleSpec, SelectableField, Strategy,
     AGE_COLUMN,
 };
-use apiserver::validation::FieldError;
+use apiserver::validation::{FieldError, FieldErrorKind};
 use serde_json::{json, Value};
 
 use crate::cel::Rules;
@@ -50,6 +50,34 @@ impl CustomResourceStrategy {
     }
 }
 
+impl CustomResourceStrategy {
+    /// Schema first; the CEL rules only run on values of the types they
+    /// were compiled for, so a wrong type or an unsupported enum value
+    /// holds them back, with upstream's cause saying so.
+    fn check(&self, object: &Value, old: Option<&Value>) -> Vec<FieldError> {
+        let mut errors = self.schema.validate(object);
+        if self.rules.is_empty() {
+            return errors;
+        }
+        let blocking = errors.iter().any(|e| {
+            matches!(
+                e.kind,
+                FieldErrorKind::TypeInvalid | FieldErrorKind::NotSupported
+            )
+        });
+        if blocking {
+            errors.push(FieldError::invalid(
+                "<nil>",
+                Value::Null,
+                "some validation rules were not checked because the object was invalid; correct the existing errors to complete validation",
+            ));
+        } else {
+            errors.extend(self.rules.validate(object, old));
+        }
+        errors
+    }
+}
+
 impl Strategy for CustomResourceStrategy {
     fn prepare_for_create(&self, object: &mut Value) {
         if self.has_status {
@@ -66,19 +94,11 @@ impl Strategy for CustomResourceStrategy {
     }
 
     fn validate(&self, object: &Value) -> Vec<FieldError> {
-        let mut errors = self.schema.validate(object);
-        if !self.rules.is_empty() {
-            errors.extend(self.rules.validate(object, None));
-        }
-        errors
+        self.check(object, None)
     }
 
     fn validate_update(&self, object: &Value, old: &Value) -> Vec<FieldError> {
-        let mut errors = self.schema.validate(object);
-        if !self.rules.is_empty() {
-            errors.extend(self.rules.validate(object, Some(old)));
-        }
-        errors
+        self.check(object, Some(old))
     }
 
     fn tracks_generation(&self) -> bool {

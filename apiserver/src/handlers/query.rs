@@ -68,6 +68,10 @@ pub struct Query {
     pub propagation_policy: Option<String>,
     pub grace_period_seconds: Option<i64>,
     pub include_object: String,
+    /// `fieldManager`: who a server-side apply records as the owner.
+    pub field_manager: String,
+    /// `force`: a server-side apply takes fields other managers own.
+    pub force: bool,
 }
 
 fn bool_param(name: &str, value: &str) -> Result<bool, ApiError> {
@@ -97,6 +101,8 @@ impl Query {
             propagation_policy: None,
             grace_period_seconds: None,
             include_object: String::new(),
+            field_manager: String::new(),
+            force: false,
         };
         for (key, value) in pairs(query) {
             match key.as_str() {
@@ -141,6 +147,8 @@ impl Query {
                 "propagationPolicy" => q.propagation_policy = Some(value),
                 "gracePeriodSeconds" => q.grace_period_seconds = value.parse().ok(),
                 "includeObject" => q.include_object = value,
+                "fieldManager" => q.field_manager = value,
+                "force" => q.force = bool_param(&key, &value)?,
                 _ => {}
             }
         }

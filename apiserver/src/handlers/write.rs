@@ -9,6 +9,7 @@ use super::read::load;
 use super::respond::{self, internal};
 use super::scale;
 use super::{with_warnings, Call, Context};
+use crate::apply;
 use crate::error::ApiError;
 use crate::object;
 use crate::patch;
@@ -127,8 +128,17 @@ pub async fn create(ctx: &Context, call: &Call) -> Result<http::Response<super::
     if call.request.subresource.is_some() || call.request.name.is_some() {
         return Err(ApiError::MethodNotAllowed);
     }
+    let object = call.decode_body()?;
+    create_object(ctx, call, object).await
+}
+
+/// Creates `object` (a decoded body, or a server-side apply's result).
+async fn create_object(
+    ctx: &Context,
+    call: &Call,
+    mut object: Value,
+) -> Result<http::Response<super::Body>, ApiError> {
     let descriptor = &call.descriptor;
-    let mut object = call.decode_body()?;
     check_type(descriptor, &mut object)?;
     if let Some(answer) = descriptor.strategy.review(&object, &call.user) {
         return respond::object(call, 201, &answer);
@@ -267,6 +277,8 @@ enum Mutation<'a> {
     /// PUT or PATCH of the scale subresource: a new Scale (or a patch to the
     /// current one) whose replicas go into the object.
     Scale(Box<Mutation<'a>>),
+    /// A server-side apply of this configuration.
+    Apply(apply::ApplyRequest<'a>),
 }
 
 impl Mutation<'_> {
@@ -275,6 +287,7 @@ impl Mutation<'_> {
         match self {
             Mutation::Replace(object) => Ok(object.clone()),
             Mutation::Patch { content_type, body } => patch::apply(content_type, current, body),
+            Mutation::Apply(request) => apply::apply(Some(current), request),
             Mutation::Scale(change) => {
                 let spec = call
                     .descriptor
@@ -327,6 +340,9 @@ pub async fn patch(ctx: &Context, call: &Call) -> Result<http::Response<super::B
         .as_deref()
         .map(|c| c.split(';').next().unwrap_or_default().trim().to_string())
         .unwrap_or_default();
+    if content_type == patch::APPLY_PATCH {
+        return server_side_apply(ctx, call).await;
+    }
     let body = call.body.clone();
     let patch = Mutation::Patch {
         content_type: &content_type,
@@ -338,6 +354,60 @@ pub async fn patch(ctx: &Context, call: &Call) -> Result<http::Response<super::B
     }
     let (object, warnings) = apply_update(ctx, call, patch).await?;
     respond::object(call, 200, &object).map(|r| with_warnings(r, &warnings))
+}
+
+/// `application/apply-patch+yaml`: applies to the object, or creates it.
+async fn server_side_apply(
+    ctx: &Context,
+    call: &Call,
+) -> Result<http::Response<super::Body>, ApiError> {
+    if call.query.field_manager.is_empty() {
+        return Err(ApiError::invalid(
+            "PatchOptions.meta.k8s.io".to_string(),
+            "",
+            vec![FieldError::required(
+                "fieldManager",
+                "is required for apply patch",
+            )],
+        ));
+    }
+    if call.request.subresource.as_deref() == Some("scale") {
+        return Err(ApiError::UnsupportedMediaType {
+            accepted: format!(
+                "{}, {}, {}",
+                patch::JSON_PATCH,
+                patch::MERGE_PATCH,
+                patch::STRATEGIC_MERGE_PATCH
+            ),
+        });
+    }
+    let config = apply::parse_config(&call.body)?;
+    let api_version = call.descriptor.api_version();
+    let request = apply::ApplyRequest {
+        manager: &call.query.field_manager,
+        force: call.query.force,
+        config: &config,
+        api_version: &api_version,
+    };
+    match apply_update(ctx, call, Mutation::Apply(request)).await {
+        Ok((object, warnings)) => {
+            respond::object(call, 200, &object).map(|r| with_warnings(r, &warnings))
+        }
+        Err(ApiError::NotFound { .. }) if call.request.subresource.is_none() => {
+            let request = apply::ApplyRequest {
+                manager: &call.query.field_manager,
+                force: call.query.force,
+                config: &config,
+                api_version: &api_version,
+            };
+            let mut object = apply::apply(None, &request)?;
+            if object::name(&object).is_empty() {
+                object::set_meta(&mut object, "name", json!(call.name()));
+            }
+            create_object(ctx, call, object).await
+        }
+        Err(e) => Err(e),
+    }
 }
 
 fn respond_scale(
@@ -443,6 +513,12 @@ fn prepare_update(call: &Call, mut object: Value, current: &Value) -> Result<Val
         match current.pointer(&format!("/metadata/{field}")) {
             Some(v) => object::set_meta(&mut object, field, v.clone()),
             None => object::remove_meta(&mut object, field),
+        }
+    }
+    // A write that leaves managedFields out keeps them, as upstream.
+    if object.pointer("/metadata/managedFields").is_none() {
+        if let Some(fields) = current.pointer("/metadata/managedFields") {
+            object::set_meta(&mut object, "managedFields", fields.clone());
         }
     }
     if object::is_deleting(current) {
