@@ -135,6 +135,20 @@ impl ApiClient {
     }
 }
 
+/// Percent-encodes everything but RFC 3986 unreserved characters, for
+/// query values such as continue tokens and selectors.
+pub fn percent_encode(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    for byte in value.bytes() {
+        if byte.is_ascii_alphanumeric() || b"-_.~".contains(&byte) {
+            out.push(byte as char);
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
+}
+
 /// Opens one TLS connection to 127.0.0.1 and starts HTTP/2 on it.
 pub async fn dial(endpoint: &Endpoint) -> Result<SendRequest<Full<Bytes>>, BenchError> {
     let tcp = TcpStream::connect((Ipv4Addr::LOCALHOST, endpoint.port)).await?;
@@ -159,4 +173,15 @@ pub async fn dial(endpoint: &Endpoint) -> Result<SendRequest<Full<Bytes>>, Bench
         let _ = connection.await;
     });
     Ok(sender)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query_values_are_percent_encoded() {
+        assert_eq!(percent_encode("ab+/=-_.~"), "ab%2B%2F%3D-_.~");
+        assert_eq!(percent_encode("a=b,c=d"), "a%3Db%2Cc%3Dd");
+    }
 }

@@ -13,7 +13,7 @@ use std::time::Duration;
 use http::{Method, StatusCode};
 use memchr::memmem;
 
-use crate::client::ApiClient;
+use crate::client::{percent_encode, ApiClient};
 use crate::error::BenchError;
 use crate::etcd_puts;
 use crate::kubeconfig;
@@ -402,19 +402,6 @@ fn continue_token(body: &[u8]) -> Option<String> {
     (!token.is_empty()).then(|| token.to_string())
 }
 
-/// Percent-encodes everything but RFC 3986 unreserved characters.
-fn percent_encode(value: &str) -> String {
-    let mut out = String::with_capacity(value.len());
-    for byte in value.bytes() {
-        if byte.is_ascii_alphanumeric() || b"-_.~".contains(&byte) {
-            out.push(byte as char);
-        } else {
-            out.push_str(&format!("%{byte:02X}"));
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -432,10 +419,5 @@ mod tests {
             continue_token(br#"{"metadata":{"resourceVersion":"1"}}"#),
             None
         );
-    }
-
-    #[test]
-    fn tokens_are_percent_encoded() {
-        assert_eq!(percent_encode("ab+/=-_.~"), "ab%2B%2F%3D-_.~");
     }
 }

@@ -6,6 +6,7 @@
 //! a count and a time. See docs/benchmarks.md for the figures and commands.
 
 mod client;
+mod crds;
 mod crud;
 mod error;
 mod etcd_puts;
@@ -49,6 +50,9 @@ enum Command {
     Crud(CrudArgs),
     /// Watch delivery to many watchers while one writer creates ConfigMaps.
     Watch(WatchArgs),
+    /// The CRD engine: time to Established, custom resource throughput,
+    /// memory and install time of many CRDs, and discovery with them.
+    Crds(CrdArgs),
     /// Time from starting a server command to /readyz answering 200.
     Startup(StartupArgs),
     /// Raw etcd put throughput, the baseline for the etcd backend.
@@ -125,6 +129,36 @@ struct WatchArgs {
 }
 
 #[derive(Debug, Args)]
+struct CrdArgs {
+    /// Kubeconfig of the server under test (its server must be 127.0.0.1);
+    /// also given to kubectl.
+    #[arg(long)]
+    kubeconfig: PathBuf,
+    /// PID of the server: report its VmRSS idle and with CRDs installed.
+    #[arg(long)]
+    server_pid: Option<u32>,
+    /// Small CRDs to install for the memory, install-time and discovery
+    /// figures; 0 skips those.
+    #[arg(long, default_value_t = 1000)]
+    crds: usize,
+    /// CRD creates in flight during the install.
+    #[arg(long, default_value_t = 8, value_parser = positive)]
+    install_concurrency: usize,
+    /// CRDs created one at a time and timed to Established.
+    #[arg(long, default_value_t = 20)]
+    establish_samples: usize,
+    /// Custom resources created (then read and deleted) per round.
+    #[arg(long, default_value_t = 2000, value_parser = positive)]
+    objects: usize,
+    /// Concurrency levels of the custom resource rounds.
+    #[arg(long, value_delimiter = ',', default_value = "1,16", value_parser = positive)]
+    concurrency: Vec<usize>,
+    /// Time limit of each phase, in seconds.
+    #[arg(long, default_value_t = 120)]
+    max_seconds: u64,
+}
+
+#[derive(Debug, Args)]
 struct StartupArgs {
     /// How many times to start the server.
     #[arg(long, default_value_t = 10, value_parser = positive)]
@@ -197,6 +231,19 @@ async fn dispatch(command: Command) -> Result<Report, BenchError> {
                 drain_seconds: args.drain_seconds,
                 max_writes_in_flight: args.max_writes_in_flight,
                 server_pid: args.server_pid,
+            })
+            .await
+        }
+        Command::Crds(args) => {
+            crds::run(crds::CrdOptions {
+                kubeconfig: args.kubeconfig,
+                server_pid: args.server_pid,
+                crds: args.crds,
+                install_concurrency: args.install_concurrency,
+                establish_samples: args.establish_samples,
+                objects: args.objects,
+                concurrency: args.concurrency,
+                max_seconds: args.max_seconds,
             })
             .await
         }
@@ -325,6 +372,20 @@ mod tests {
         assert_eq!(cli.client_threads, 2);
         assert_eq!(parse(&["etcd-puts"]).expect("valid").client_threads, 1);
         assert!(parse(&["--client-threads", "0", "etcd-puts"]).is_err());
+    }
+
+    #[test]
+    fn crds_defaults_follow_the_issue() {
+        let cli = parse(&["crds", "--kubeconfig", "k"]).expect("valid");
+        let Command::Crds(args) = cli.command else {
+            panic!("expected crds");
+        };
+        assert_eq!(args.crds, 1000);
+        assert_eq!(args.establish_samples, 20);
+        assert_eq!(args.objects, 2000);
+        assert_eq!(args.concurrency, vec![1, 16]);
+        assert_eq!(args.install_concurrency, 8);
+        assert!(parse(&["crds", "--kubeconfig", "k", "--objects", "0"]).is_err());
     }
 
     #[test]
