@@ -107,7 +107,7 @@ async fn ensure_object(
         json!(crate::object::now_timestamp()),
     );
     descriptor.strategy.prepare_for_create(&mut object);
-    let stored = descriptor.strategy.to_stored(object);
+    let stored = descriptor.strategy.to_stored(object)?;
     let bytes = serde_json::to_vec(&stored).map_err(|e| ApiError::Internal(e.to_string()))?;
     match ctx.store.create(&key, bytes.into(), None).await {
         Ok(_) | Err(StoreError::AlreadyExists { .. }) => Ok(()),

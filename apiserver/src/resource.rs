@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
+use crate::error::ApiError;
 use crate::validation::FieldError;
 
 /// The verbs a resource may serve, as discovery names them.
@@ -210,13 +211,15 @@ pub trait Strategy: Send + Sync {
     /// Turns an object of this version into the form kept in storage. Two
     /// versions sharing one storage path (core/v1 and events.k8s.io/v1
     /// Events) convert here; the stored form carries its own apiVersion.
-    fn to_stored(&self, object: Value) -> Value {
-        object
+    /// Fails when a conversion that runs elsewhere (a CRD's conversion
+    /// webhook) does.
+    fn to_stored(&self, object: Value) -> Result<Value, ApiError> {
+        Ok(object)
     }
 
     /// Turns a stored object into this version's form.
-    fn read_stored(&self, stored: Value) -> Value {
-        stored
+    fn read_stored(&self, stored: Value) -> Result<Value, ApiError> {
+        Ok(stored)
     }
 
     /// Field-selector fields beyond metadata.name and metadata.namespace.

@@ -29,6 +29,7 @@ use serde_json::{json, Value};
 use tokio::sync::broadcast::error::RecvError;
 
 use crate::cel::Rules;
+use crate::conversion::Conversion;
 use crate::crd_validation::{self, ClaimedNames, Condition, ESTABLISHED};
 use crate::custom_resource::{self, CustomResourceStrategy};
 use crate::definition::{self, CLEANUP_FINALIZER};
@@ -404,12 +405,18 @@ async fn clean_up(ctx: &Context, name: &str) -> Result<bool, String> {
         .and_then(Value::as_str)
         .unwrap_or_default();
     let prefix = format!("{}/{group}/{plural}/", ctx.prefix);
-    let served = ctx
+    // The storage version when served: reading through it converts nothing
+    // (no webhook has to be up for the cleanup).
+    let storage = definition::storage_version(&crd).unwrap_or_default();
+    let mut candidates: Vec<_> = ctx
         .registry
         .snapshot()
         .resources()
         .into_iter()
-        .find(|d| d.group == group && d.plural == plural);
+        .filter(|d| d.group == group && d.plural == plural)
+        .collect();
+    candidates.sort_by_key(|d| d.version != storage);
+    let served = candidates.into_iter().next();
     let page = ctx
         .store
         .list(&prefix, None, 0, 0)
@@ -521,6 +528,7 @@ fn served_resources(crd: &Value, terminating: bool) -> Result<Vec<ResourceDescri
     };
     let storage = definition::storage_version(crd).ok_or("no storage version")?;
     let verbs: Vec<String> = ALL_VERBS.iter().map(|v| v.to_string()).collect();
+    let conversion = Arc::new(Conversion::of(crd));
     let mut out = Vec::new();
     for (i, version) in definition::versions(crd).iter().enumerate() {
         if version.get("served").and_then(Value::as_bool) != Some(true) {
@@ -569,6 +577,8 @@ fn served_resources(crd: &Value, terminating: bool) -> Result<Vec<ResourceDescri
             selectable,
             deprecation: deprecation(crd, version, &group, &kind),
             terminating,
+            kind: kind.clone(),
+            conversion: conversion.clone(),
         };
         out.push(ResourceDescriptor {
             group: group.clone(),

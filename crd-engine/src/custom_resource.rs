@@ -6,6 +6,7 @@
 use std::borrow::Cow;
 use std::sync::Arc;
 
+use apiserver::error::ApiError;
 use apiserver::resource::{
     age_cell, human_duration, Column, ScaleSelector, ScaleSpec, SelectableField, Strategy,
     AGE_COLUMN,
@@ -14,6 +15,7 @@ use apiserver::validation::{FieldError, FieldErrorKind};
 use serde_json::{json, Value};
 
 use crate::cel::Rules;
+use crate::conversion::Conversion;
 use crate::jsonpath::{self, JsonPath};
 use crate::schema::Schema;
 
@@ -39,14 +41,21 @@ pub struct CustomResourceStrategy {
     pub deprecation: Option<String>,
     /// The CRD is being deleted: no new objects.
     pub terminating: bool,
+    pub kind: String,
+    /// How objects move between this version and the storage version.
+    pub conversion: Arc<Conversion>,
 }
 
 impl CustomResourceStrategy {
-    fn default_and_version(&self, object: &mut Value, api_version: &str) {
-        if let Some(map) = object.as_object_mut() {
-            map.insert("apiVersion".into(), json!(api_version));
-        }
-        self.schema.apply_defaults(object);
+    /// `object` in `desired` (`group/version`).
+    fn convert(&self, object: Value, desired: &str) -> Result<Value, ApiError> {
+        let from = object
+            .get("apiVersion")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string();
+        let gvk = format!("{from}, Kind={}", self.kind);
+        self.conversion.convert(object, desired, &gvk)
     }
 }
 
@@ -134,17 +143,15 @@ impl Strategy for CustomResourceStrategy {
             .collect()
     }
 
-    fn to_stored(&self, mut object: Value) -> Value {
-        // Conversion strategy None: only apiVersion changes between versions.
-        if let Some(map) = object.as_object_mut() {
-            map.insert("apiVersion".into(), json!(self.storage_api_version));
-        }
-        object
+    fn to_stored(&self, object: Value) -> Result<Value, ApiError> {
+        self.convert(object, &self.storage_api_version)
     }
 
-    fn read_stored(&self, mut stored: Value) -> Value {
-        self.default_and_version(&mut stored, &self.api_version.clone());
-        stored
+    fn read_stored(&self, stored: Value) -> Result<Value, ApiError> {
+        // Defaults of this version apply to what is read, as upstream.
+        let mut object = self.convert(stored, &self.api_version)?;
+        self.schema.apply_defaults(&mut object);
+        Ok(object)
     }
 
     fn rewrites_stored(&self) -> bool {

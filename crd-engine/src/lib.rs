@@ -11,6 +11,7 @@
 
 pub mod cel;
 pub mod controller;
+pub mod conversion;
 pub mod crd_validation;
 pub mod custom_resource;
 pub mod definition;

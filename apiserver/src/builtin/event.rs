@@ -17,6 +17,7 @@
 //! Every other field (`eventTime`, `series`, `reportingInstance`, `action`,
 //! `reason`, `related`, `type`, `metadata`) has the same name in both.
 
+use crate::error::ApiError;
 use crate::resource::SelectableField;
 use std::time::Duration;
 
@@ -503,12 +504,12 @@ impl Strategy for EventsV1Strategy {
         Some("v1".into())
     }
 
-    fn to_stored(&self, object: Value) -> Value {
-        as_core(&object)
+    fn to_stored(&self, object: Value) -> Result<Value, ApiError> {
+        Ok(as_core(&object))
     }
 
-    fn read_stored(&self, stored: Value) -> Value {
-        convert(&stored, false)
+    fn read_stored(&self, stored: Value) -> Result<Value, ApiError> {
+        Ok(convert(&stored, false))
     }
 
     fn selectable_fields(&self, object: &Value) -> Vec<SelectableField> {
@@ -538,14 +539,17 @@ mod tests {
 
     #[test]
     fn events_v1_are_stored_in_core_form() {
-        let stored = EventsV1Strategy::default().to_stored(v1_event());
+        let stored = EventsV1Strategy::default().to_stored(v1_event()).unwrap();
         assert_eq!(stored["apiVersion"], "v1");
         assert_eq!(stored["involvedObject"]["name"], "web");
         assert_eq!(stored["message"], "  synced web  ");
         assert_eq!(stored["reportingComponent"], "example.com/operator");
         assert_eq!(stored["reportingInstance"], "operator-0");
         assert!(stored.get("note").is_none() && stored.get("regarding").is_none());
-        assert_eq!(EventsV1Strategy::default().read_stored(stored), v1_event());
+        assert_eq!(
+            EventsV1Strategy::default().read_stored(stored).unwrap(),
+            v1_event()
+        );
     }
 
     #[test]
@@ -554,7 +558,7 @@ mod tests {
             "involvedObject": {"kind": "Pod", "name": "p"}, "message": "m", "count": 3,
             "source": {"component": "kubelet", "host": "node-1"},
             "firstTimestamp": "2024-01-01T00:00:00Z", "lastTimestamp": "2024-01-01T00:05:00Z"});
-        let v1 = EventsV1Strategy::default().read_stored(core);
+        let v1 = EventsV1Strategy::default().read_stored(core).unwrap();
         assert_eq!(v1["apiVersion"], "events.k8s.io/v1");
         assert_eq!(v1["regarding"]["kind"], "Pod");
         assert_eq!(v1["note"], "m");
@@ -565,7 +569,7 @@ mod tests {
 
     #[test]
     fn table_cells_follow_kubectl() {
-        let stored = EventsV1Strategy::default().to_stored(v1_event());
+        let stored = EventsV1Strategy::default().to_stored(v1_event()).unwrap();
         let cells = CoreEventStrategy::default().cells(&stored);
         assert_eq!(
             cells[1..7],

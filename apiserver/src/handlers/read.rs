@@ -52,7 +52,7 @@ pub async fn load(
         "resourceVersion",
         Value::String(kv.mod_revision.to_string()),
     );
-    Ok((kv, descriptor.strategy.read_stored(value)))
+    Ok((kv, descriptor.strategy.read_stored(value)?))
 }
 
 impl From<CacheError> for ApiError {

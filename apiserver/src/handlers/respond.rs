@@ -33,7 +33,7 @@ pub fn client_value(
     cached: &CachedObject,
 ) -> Result<Value, ApiError> {
     let value = cached.value()?;
-    Ok(descriptor.strategy.read_stored(value))
+    descriptor.strategy.read_stored(value)
 }
 
 pub fn internal(e: impl std::fmt::Display) -> ApiError {

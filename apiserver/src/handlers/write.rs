@@ -109,7 +109,7 @@ fn invalid(descriptor: &ResourceDescriptor, object: &Value, causes: Vec<FieldErr
 /// Serialises the stored form: the descriptor's conversion, and no
 /// resourceVersion (the store's revision is the version).
 fn stored_bytes(descriptor: &ResourceDescriptor, object: &Value) -> Result<bytes::Bytes, ApiError> {
-    let mut stored = descriptor.strategy.to_stored(object.clone());
+    let mut stored = descriptor.strategy.to_stored(object.clone())?;
     object::remove_meta(&mut stored, "resourceVersion");
     Ok(bytes::Bytes::from(
         serde_json::to_vec(&stored).map_err(internal)?,

@@ -422,9 +422,9 @@ impl Strategy for ServiceStrategy {
         false
     }
 
-    fn read_stored(&self, stored: Value) -> Value {
+    fn read_stored(&self, stored: Value) -> Result<Value, crate::error::ApiError> {
         self.remember(&stored);
-        stored
+        Ok(stored)
     }
 
     fn selectable_fields(&self, object: &Value) -> Vec<SelectableField> {
@@ -574,7 +574,7 @@ pub(super) mod tests {
             "old",
             json!({"clusterIP": "10.96.0.50", "clusterIPs": ["10.96.0.50"], "ports": [{"port": 80}]}),
         );
-        let _ = s.read_stored(stored);
+        let _ = s.read_stored(stored).unwrap();
         let mut clash = service(
             "new",
             json!({"clusterIP": "10.96.0.50", "ports": [{"port": 80}]}),
