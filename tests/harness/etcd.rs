@@ -29,8 +29,22 @@ pub struct TestEtcd {
 }
 
 impl TestEtcd {
-    /// Starts etcd and waits until `/health` says it is healthy.
+    /// Starts etcd and waits until `/health` says it is healthy. A port
+    /// taken between picking it and etcd binding it (another test, another
+    /// process) means a fresh try on new ports.
     pub async fn start() -> TestEtcd {
+        for _ in 0..5 {
+            let mut etcd = TestEtcd::spawn();
+            match etcd.wait_healthy().await {
+                Ok(()) => return etcd,
+                Err(log) if log.contains("address already in use") => continue,
+                Err(log) => panic!("etcd did not become healthy:\n{log}"),
+            }
+        }
+        panic!("etcd found no free ports in 5 tries");
+    }
+
+    fn spawn() -> TestEtcd {
         let dir = tempfile::tempdir().expect("a temp dir for etcd");
         let client_port = free_port();
         let peer_port = free_port();
@@ -53,21 +67,20 @@ impl TestEtcd {
             .stderr(stderr)
             .spawn()
             .unwrap_or_else(|e| panic!("running {}: {e}", etcd_binary().display()));
-        let mut etcd = TestEtcd {
+        TestEtcd {
             child: Some(child),
             dir,
             client_port,
-        };
-        etcd.wait_healthy().await;
-        etcd
+        }
     }
 
-    async fn wait_healthy(&mut self) {
+    /// Ok once healthy; the log when etcd exits or the wait runs out.
+    async fn wait_healthy(&mut self) -> Result<(), String> {
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
             if let Ok(body) = self.get("/health").await {
                 if body.contains("\"health\":\"true\"") {
-                    return;
+                    return Ok(());
                 }
             }
             let exited = self
@@ -75,7 +88,7 @@ impl TestEtcd {
                 .as_mut()
                 .and_then(|c| c.try_wait().ok().flatten());
             if exited.is_some() || Instant::now() > deadline {
-                panic!("etcd did not become healthy:\n{}", self.log());
+                return Err(self.log());
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
