@@ -317,3 +317,51 @@ pub fn warnings(response: &RawResponse) -> Vec<String> {
         })
         .collect()
 }
+
+/// The value etcd holds at `key`, parsed as JSON (upstream stores custom
+/// resources as JSON, in their storage version), or None when the key does
+/// not exist. Read through etcd's JSON gateway, bypassing the API server.
+pub async fn etcd_json(etcd: &blackbox_tests::TestEtcd, key: &str) -> Option<Value> {
+    use base64::Engine;
+    use http_body_util::BodyExt;
+
+    let base64 = base64::engine::general_purpose::STANDARD;
+    let endpoint = etcd.endpoint();
+    let authority = endpoint.trim_start_matches("http://").to_string();
+    let tcp = tokio::net::TcpStream::connect(&authority)
+        .await
+        .unwrap_or_else(|e| panic!("connecting to etcd at {authority}: {e}"));
+    let (mut sender, connection) =
+        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(tcp))
+            .await
+            .expect("an HTTP/1.1 handshake with etcd's gateway");
+    tokio::spawn(connection);
+    let body = serde_json::json!({ "key": base64.encode(key) }).to_string();
+    let request = http::Request::post("/v3/kv/range")
+        .header(http::header::HOST, &authority)
+        .header(http::header::CONTENT_TYPE, "application/json")
+        .body(http_body_util::Full::new(bytes::Bytes::from(body)))
+        .expect("a valid range request");
+    let response = sender
+        .send_request(request)
+        .await
+        .unwrap_or_else(|e| panic!("etcd range {key}: {e}"));
+    let bytes = response
+        .into_body()
+        .collect()
+        .await
+        .unwrap_or_else(|e| panic!("etcd range {key}: {e}"))
+        .to_bytes();
+    let answer: Value = serde_json::from_slice(&bytes)
+        .unwrap_or_else(|e| panic!("etcd range {key} answered non-JSON ({e})"));
+    let value = answer["kvs"][0]["value"].as_str()?;
+    let raw = base64
+        .decode(value)
+        .unwrap_or_else(|e| panic!("etcd value of {key} is not base64: {e}"));
+    Some(serde_json::from_slice(&raw).unwrap_or_else(|e| {
+        panic!(
+            "etcd value of {key} is not JSON ({e}): {}",
+            String::from_utf8_lossy(&raw)
+        )
+    }))
+}
