@@ -29,6 +29,10 @@ pub enum ApiError {
         message: String,
         causes: Vec<(String, String)>,
     },
+    /// A CRD conversion webhook failed. Upstream's conversion error is not
+    /// an API status: a 500 with the bare message and no reason.
+    #[error("{0}")]
+    ConversionFailed(String),
     /// The object breaks the kind's rules; one cause per broken field.
     #[error("{}", invalid_message(.kind, .name, .causes))]
     Invalid {
@@ -146,7 +150,7 @@ impl ApiError {
             ApiError::TooLarge { .. } => 413,
             ApiError::UnsupportedMediaType { .. } => 415,
             ApiError::TooManyRequests(_) => 429,
-            ApiError::Internal(_) => 500,
+            ApiError::Internal(_) | ApiError::ConversionFailed(_) => 500,
             ApiError::Unavailable(_) => 503,
             ApiError::Timeout(_) | ApiError::TooLargeResourceVersion { .. } => 504,
         }
@@ -169,6 +173,7 @@ impl ApiError {
             ApiError::UnsupportedMediaType { .. } => "UnsupportedMediaType",
             ApiError::TooManyRequests(_) => "TooManyRequests",
             ApiError::Internal(_) => "InternalError",
+            ApiError::ConversionFailed(_) => "",
             ApiError::Unavailable(_) => "ServiceUnavailable",
             ApiError::Timeout(_) | ApiError::TooLargeResourceVersion { .. } => "Timeout",
         }
@@ -186,6 +191,11 @@ impl ApiError {
             "reason": self.reason(),
             "code": self.code(),
         });
+        if self.reason().is_empty() {
+            if let Some(map) = status.as_object_mut() {
+                map.remove("reason");
+            }
+        }
         let details = match self {
             ApiError::NotFound { resource, name }
             | ApiError::AlreadyExists { resource, name }

@@ -73,10 +73,10 @@ impl Conversion {
                         .block_on(async move { webhook.convert(object, &desired).await })
                 });
                 converted.map_err(|e| {
-                    ApiError::Internal(format!("conversion webhook for {gvk} failed: {e}"))
+                    ApiError::ConversionFailed(format!("conversion webhook for {gvk} failed: {e}"))
                 })
             }
-            Conversion::Unsupported(reason) => Err(ApiError::Internal(format!(
+            Conversion::Unsupported(reason) => Err(ApiError::ConversionFailed(format!(
                 "conversion webhook for {gvk} failed: {reason}"
             ))),
         }
@@ -189,7 +189,8 @@ impl Webhook {
                 .get("message")
                 .and_then(Value::as_str)
                 .unwrap_or_default();
-            return Err(format!("conversion request failed: {message}"));
+            // The webhook's own words, as upstream passes them on.
+            return Err(message.to_string());
         }
         let converted = response
             .get("convertedObjects")

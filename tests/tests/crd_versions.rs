@@ -6,8 +6,8 @@
 //! and status.storedVersions records every storage version ever used and
 //! guards its versions from removal.
 //!
-//! Webhook conversion (ConversionReview to an HTTPS service) is not
-//! covered here yet: it needs a webhook process the tests start.
+//! Webhook conversion, with a webhook process the tests start, is in
+//! `crd_conversion.rs`.
 
 mod crd_support;
 mod support;
