@@ -241,7 +241,8 @@ impl Controller {
             previous => {
                 let old = previous.map(|k| k.registered).unwrap_or_default();
                 if serve {
-                    match served_resources(&crd, terminating) {
+                    let store = self.ctx().store.clone();
+                    match served_resources(&crd, terminating, store, &self.ctx().prefix) {
                         Ok(descriptors) => {
                             let now: Vec<(String, String, String)> = descriptors
                                 .iter()
@@ -501,7 +502,12 @@ fn deprecation(crd: &Value, version: &Value, group: &str, kind: &str) -> Option<
 }
 
 /// One resource per served version of an established CRD.
-fn served_resources(crd: &Value, terminating: bool) -> Result<Vec<ResourceDescriptor>, String> {
+fn served_resources(
+    crd: &Value,
+    terminating: bool,
+    store: Arc<dyn apiserver::storage::Store>,
+    prefix: &str,
+) -> Result<Vec<ResourceDescriptor>, String> {
     let text = |pointer: &str| {
         crd.pointer(pointer)
             .and_then(Value::as_str)
@@ -528,7 +534,7 @@ fn served_resources(crd: &Value, terminating: bool) -> Result<Vec<ResourceDescri
     };
     let storage = definition::storage_version(crd).ok_or("no storage version")?;
     let verbs: Vec<String> = ALL_VERBS.iter().map(|v| v.to_string()).collect();
-    let conversion = Arc::new(Conversion::of(crd));
+    let conversion = Arc::new(Conversion::of(crd, store, prefix));
     let mut out = Vec::new();
     for (i, version) in definition::versions(crd).iter().enumerate() {
         if version.get("served").and_then(Value::as_bool) != Some(true) {

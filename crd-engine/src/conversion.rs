@@ -9,13 +9,18 @@
 //! The generic path converts one object at a time through a synchronous
 //! strategy call, so a webhook call blocks its runtime worker with
 //! `block_in_place` (other tasks move to the remaining workers) for at most
-//! [`TIMEOUT`]. Webhooks by `service` reference are not supported yet: such a
-//! CRD's conversions fail with a message saying so.
+//! [`TIMEOUT`].
+//!
+//! A webhook given by `service` is reached as upstream's endpoint routing
+//! does: an ExternalName Service at its external name, any other at the
+//! first address of its Endpoints, both at the Service's port; the serving
+//! certificate must be for `<service>.<namespace>.svc`.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use apiserver::error::ApiError;
+use apiserver::storage::Store;
 use base64::Engine;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
@@ -35,8 +40,9 @@ pub enum Conversion {
 }
 
 impl Conversion {
-    /// The conversion a CRD's `spec.conversion` describes.
-    pub fn of(crd: &Value) -> Conversion {
+    /// The conversion a CRD's `spec.conversion` describes; `store` and
+    /// `prefix` are where Services are looked up.
+    pub fn of(crd: &Value, store: Arc<dyn Store>, prefix: &str) -> Conversion {
         let conversion = crd.pointer("/spec/conversion");
         let strategy = conversion
             .and_then(|c| c.get("strategy"))
@@ -48,7 +54,7 @@ impl Conversion {
         let webhook = conversion
             .and_then(|c| c.get("webhook"))
             .unwrap_or(&Value::Null);
-        match Webhook::new(webhook) {
+        match Webhook::new(webhook, store, prefix) {
             Ok(webhook) => Conversion::Webhook(Arc::new(webhook)),
             Err(reason) => Conversion::Unsupported(reason),
         }
@@ -83,10 +89,24 @@ impl Conversion {
     }
 }
 
-/// A CRD's conversion webhook, by URL.
+/// Where a webhook is.
+enum Target {
+    Url {
+        host: String,
+        port: u16,
+    },
+    Service {
+        namespace: String,
+        name: String,
+        port: u16,
+        store: Arc<dyn Store>,
+        prefix: String,
+    },
+}
+
+/// A CRD's conversion webhook.
 pub struct Webhook {
-    host: String,
-    port: u16,
+    target: Target,
     /// Path and query, e.g. `/convert`.
     path: String,
     tls: Arc<rustls::ClientConfig>,
@@ -95,7 +115,7 @@ pub struct Webhook {
 }
 
 impl Webhook {
-    fn new(webhook: &Value) -> Result<Webhook, String> {
+    fn new(webhook: &Value, store: Arc<dyn Store>, prefix: &str) -> Result<Webhook, String> {
         let config = webhook.get("clientConfig").unwrap_or(&Value::Null);
         let versions: Vec<&str> = webhook
             .get("conversionReviewVersions")
@@ -109,32 +129,37 @@ impl Webhook {
         } else {
             return Err("none of the conversionReviewVersions is understood (v1, v1beta1)".into());
         };
-        let Some(url) = config.get("url").and_then(Value::as_str) else {
-            return Err(
-                "webhooks by service reference are not supported by this server yet; give clientConfig.url"
-                    .into(),
-            );
-        };
-        let rest = url
-            .strip_prefix("https://")
-            .ok_or_else(|| format!("webhook URL {url:?} is not https"))?;
-        let (authority, path) = match rest.find('/') {
-            Some(i) => (&rest[..i], &rest[i..]),
-            None => (rest, "/"),
-        };
-        let (host, port) = match authority.rsplit_once(':') {
-            Some((h, p)) if !h.ends_with(']') || p.parse::<u16>().is_ok() => (
-                h.trim_start_matches('[').trim_end_matches(']').to_string(),
-                p.parse::<u16>()
-                    .map_err(|_| format!("bad port in webhook URL {url:?}"))?,
-            ),
-            _ => (
-                authority
-                    .trim_start_matches('[')
-                    .trim_end_matches(']')
-                    .to_string(),
-                443,
-            ),
+        let (target, path) = match (
+            config.get("url").and_then(Value::as_str),
+            config.get("service"),
+        ) {
+            (Some(url), _) => url_target(url)?,
+            (None, Some(service)) => {
+                let text = |f: &str| {
+                    service
+                        .get(f)
+                        .and_then(Value::as_str)
+                        .unwrap_or_default()
+                        .to_string()
+                };
+                let port = service.get("port").and_then(Value::as_u64).unwrap_or(443);
+                let path = match text("path") {
+                    p if p.is_empty() => "/".to_string(),
+                    p => p,
+                };
+                (
+                    Target::Service {
+                        namespace: text("namespace"),
+                        name: text("name"),
+                        port: u16::try_from(port)
+                            .map_err(|_| format!("bad service port {port}"))?,
+                        store,
+                        prefix: prefix.to_string(),
+                    },
+                    path,
+                )
+            }
+            (None, None) => return Err("the webhook has neither url nor service".into()),
         };
         let mut roots = rustls::RootCertStore::empty();
         if let Some(bundle) = config.get("caBundle").and_then(Value::as_str) {
@@ -156,12 +181,83 @@ impl Webhook {
         .with_root_certificates(roots)
         .with_no_client_auth();
         Ok(Webhook {
-            host,
-            port,
-            path: path.to_string(),
+            target,
+            path,
             tls: Arc::new(tls),
             review_api_version,
         })
+    }
+
+    /// The address to connect to and the name the certificate must carry.
+    async fn resolve(&self) -> Result<(String, u16, String), String> {
+        match &self.target {
+            Target::Url { host, port } => Ok((host.clone(), *port, host.clone())),
+            Target::Service {
+                namespace,
+                name,
+                port,
+                store,
+                prefix,
+            } => {
+                let server_name = format!("{name}.{namespace}.svc");
+                let read = |path: String| async move {
+                    let kv = store
+                        .get(&path)
+                        .await
+                        .map_err(|e| e.to_string())?
+                        .ok_or_else(|| format!("service \"{namespace}/{name}\" not found"))?;
+                    serde_json::from_slice::<Value>(&kv.value).map_err(|e| e.to_string())
+                };
+                let service = read(format!("{prefix}/services/specs/{namespace}/{name}")).await?;
+                if service.pointer("/spec/type").and_then(Value::as_str) == Some("ExternalName") {
+                    let host = service
+                        .pointer("/spec/externalName")
+                        .and_then(Value::as_str)
+                        .unwrap_or_default()
+                        .to_string();
+                    return Ok((host, *port, server_name));
+                }
+                let endpoints = read(format!("{prefix}/services/endpoints/{namespace}/{name}"))
+                    .await
+                    .map_err(|_| format!("service \"{namespace}/{name}\" has no endpoints"))?;
+                let subset = endpoints
+                    .pointer("/subsets/0")
+                    .ok_or_else(|| format!("service \"{namespace}/{name}\" has no endpoints"))?;
+                let ip = subset
+                    .pointer("/addresses/0/ip")
+                    .and_then(Value::as_str)
+                    .ok_or_else(|| {
+                        format!("service \"{namespace}/{name}\" has no ready endpoints")
+                    })?;
+                // The Service port's target is the endpoint port of the same name.
+                let port_name = service
+                    .pointer("/spec/ports")
+                    .and_then(Value::as_array)
+                    .and_then(|ports| {
+                        ports.iter().find(|p| {
+                            p.get("port").and_then(Value::as_u64) == Some(u64::from(*port))
+                        })
+                    })
+                    .and_then(|p| p.get("name").and_then(Value::as_str))
+                    .unwrap_or_default();
+                let target = subset
+                    .get("ports")
+                    .and_then(Value::as_array)
+                    .and_then(|ports| {
+                        ports
+                            .iter()
+                            .find(|p| {
+                                p.get("name").and_then(Value::as_str).unwrap_or_default()
+                                    == port_name
+                            })
+                            .or_else(|| ports.first())
+                    })
+                    .and_then(|p| p.get("port").and_then(Value::as_u64))
+                    .and_then(|p| u16::try_from(p).ok())
+                    .unwrap_or(*port);
+                Ok((ip.to_string(), target, server_name))
+            }
+        }
     }
 
     async fn convert(&self, object: Value, desired: &str) -> Result<Value, String> {
@@ -221,14 +317,15 @@ impl Webhook {
     }
 
     async fn post(&self, review: &Value) -> Result<Value, String> {
-        let tcp = tokio::net::TcpStream::connect((self.host.as_str(), self.port))
+        let (host, port, server_name) = self.resolve().await?;
+        let tcp = tokio::net::TcpStream::connect((host.as_str(), port))
             .await
-            .map_err(|e| format!("connecting to {}:{}: {e}", self.host, self.port))?;
-        let name = ServerName::try_from(self.host.clone()).map_err(|e| e.to_string())?;
+            .map_err(|e| format!("connecting to {host}:{port}: {e}"))?;
+        let name = ServerName::try_from(server_name).map_err(|e| e.to_string())?;
         let tls = tokio_rustls::TlsConnector::from(self.tls.clone())
             .connect(name, tcp)
             .await
-            .map_err(|e| format!("TLS handshake with {}:{}: {e}", self.host, self.port))?;
+            .map_err(|e| format!("TLS handshake with {host}:{port}: {e}"))?;
         let (mut sender, connection) =
             hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(tls))
                 .await
@@ -236,7 +333,7 @@ impl Webhook {
         tokio::spawn(connection);
         let body = serde_json::to_vec(review).map_err(|e| e.to_string())?;
         let request = http::Request::post(&self.path)
-            .header(http::header::HOST, format!("{}:{}", self.host, self.port))
+            .header(http::header::HOST, format!("{host}:{port}"))
             .header(http::header::CONTENT_TYPE, "application/json")
             .header(http::header::ACCEPT, "application/json")
             .body(Full::new(Bytes::from(body)))
@@ -260,4 +357,30 @@ impl Webhook {
         }
         serde_json::from_slice(&bytes).map_err(|e| format!("the webhook's answer is not JSON: {e}"))
     }
+}
+
+/// An `https://host[:port]/path` URL's target and path.
+fn url_target(url: &str) -> Result<(Target, String), String> {
+    let rest = url
+        .strip_prefix("https://")
+        .ok_or_else(|| format!("webhook URL {url:?} is not https"))?;
+    let (authority, path) = match rest.find('/') {
+        Some(i) => (&rest[..i], &rest[i..]),
+        None => (rest, "/"),
+    };
+    let (host, port) = match authority.rsplit_once(':') {
+        Some((h, p)) if !p.contains(']') => (
+            h.trim_start_matches('[').trim_end_matches(']').to_string(),
+            p.parse::<u16>()
+                .map_err(|_| format!("bad port in webhook URL {url:?}"))?,
+        ),
+        _ => (
+            authority
+                .trim_start_matches('[')
+                .trim_end_matches(']')
+                .to_string(),
+            443,
+        ),
+    };
+    Ok((Target::Url { host, port }, path.to_string()))
 }

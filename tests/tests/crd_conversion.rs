@@ -37,6 +37,10 @@ const SHAPES: &str = "shapes.convert.example.com";
 /// A second group whose CRD trusts a CA that did not sign the webhook's
 /// certificate.
 const DISTRUSTING_GROUP: &str = "distrust.example.com";
+/// A CRD whose webhook is given by a Service, and that Service.
+const SERVICE_GROUP: &str = "by-service.example.com";
+const SERVICE_SHAPES: &str = "shapes.by-service.example.com";
+const SERVICE: &str = "converter";
 const DISTRUSTING_SHAPES: &str = "shapes.distrust.example.com";
 
 /// How long a watch event or the webhook's start may take.
@@ -62,9 +66,13 @@ impl Pki {
         let issuer = rcgen::Issuer::new(ca, ca_key);
 
         let key = rcgen::KeyPair::generate().expect("a serving key");
-        let mut serving =
-            rcgen::CertificateParams::new(vec!["127.0.0.1".to_string(), "localhost".to_string()])
-                .expect("serving params");
+        let mut serving = rcgen::CertificateParams::new(vec![
+            "127.0.0.1".to_string(),
+            "localhost".to_string(),
+            // The name a webhook reached through a Service must carry.
+            format!("{SERVICE}.{NS}.svc"),
+        ])
+        .expect("serving params");
         serving.distinguished_name = rcgen::DistinguishedName::new();
         serving
             .distinguished_name
@@ -366,6 +374,7 @@ async fn a_webhook_converts_between_versions(cluster: &mut Cluster) {
     the_webhooks_refusals_reach_the_client(cluster).await;
     only_objects_in_another_version_are_sent(&webhook);
     a_wrong_ca_bundle_fails_verification(cluster, &webhook).await;
+    a_webhook_by_service_reference_converts(cluster, &webhook, &pki).await;
 
     let stopped = webhook.stop().expect("the webhook was running");
     assert!(stopped.success(), "{stopped}\n{}", webhook.log());
@@ -704,6 +713,58 @@ async fn a_wrong_ca_bundle_fails_verification(cluster: &Cluster, webhook: &Webho
             .iter()
             .all(|r| !r.desired.starts_with(DISTRUSTING_GROUP)),
         "a review passed a failed handshake:\n{}",
+        webhook.log()
+    );
+}
+
+/// A webhook given by `service` is reached through that Service (an
+/// ExternalName one here, since Endpoints refuse loopback addresses), and
+/// its certificate is checked for `<service>.<namespace>.svc`.
+async fn a_webhook_by_service_reference_converts(cluster: &Cluster, webhook: &Webhook, pki: &Pki) {
+    let service = json!({
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": SERVICE, "namespace": NS},
+        "spec": {"type": "ExternalName", "externalName": "localhost"}
+    });
+    post(
+        cluster,
+        &format!("/api/v1/namespaces/{NS}/services"),
+        &service,
+    )
+    .await
+    .expect(201);
+    let by_url = shape_crd(SERVICE_GROUP, &webhook.url(), &pki.ca_bundle());
+    let by_service = by_url.replace(
+        &format!("        url: {}\n", webhook.url()),
+        &format!(
+            "        service: {{namespace: {NS}, name: {SERVICE}, port: {}, path: /convert}}\n",
+            webhook.port
+        ),
+    );
+    assert_ne!(by_url, by_service, "the CRD names the Service");
+    define(cluster, "by-service-crd.yaml", &by_service, SERVICE_SHAPES);
+    post(
+        cluster,
+        &shapes(SERVICE_GROUP, "v1"),
+        &json!({
+            "apiVersion": format!("{SERVICE_GROUP}/v1"),
+            "kind": "Shape",
+            "metadata": {"name": "routed"},
+            "spec": {"size": "5x6"}
+        }),
+    )
+    .await
+    .expect(201);
+    let path = format!("{}/routed", shapes(SERVICE_GROUP, "v2"));
+    let read = get(cluster, &path).await.expect(200);
+    assert_eq!(read["spec"], json!({"width": 5, "height": 6}), "{read}");
+    assert!(
+        webhook
+            .reviews()
+            .iter()
+            .any(|r| r.desired == format!("{SERVICE_GROUP}/v2")),
+        "no review came through the Service:\n{}",
         webhook.log()
     );
 }
