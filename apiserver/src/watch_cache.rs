@@ -177,6 +177,8 @@ pub struct WatchCache {
     state: RwLock<State>,
     /// The cache's revision, for waiters.
     revision: watch::Sender<Revision>,
+    /// Set once the cache is no longer wanted (its resource went away).
+    stopped: watch::Sender<bool>,
 }
 
 impl WatchCache {
@@ -194,19 +196,36 @@ impl WatchCache {
                 live,
             }),
             revision: watch::channel(0).0,
+            stopped: watch::channel(false).0,
         });
         let weak = Arc::downgrade(&cache);
+        let mut stopped = cache.stopped.subscribe();
         tokio::spawn(async move {
             loop {
                 let Some(cache) = weak.upgrade() else { return };
-                if let Err(e) = cache.follow(store.as_ref()).await {
-                    tracing::warn!(prefix = %cache.prefix, error = %e, "watch cache restarting");
+                tokio::select! {
+                    result = cache.follow(store.as_ref()) => {
+                        if let Err(e) = result {
+                            tracing::warn!(prefix = %cache.prefix, error = %e, "watch cache restarting");
+                        }
+                    }
+                    _ = stopped.wait_for(|s| *s) => {
+                        // Watchers of a stopped cache end with their stream.
+                        cache.write().live = broadcast::channel(1).0;
+                        return;
+                    }
                 }
                 drop(cache);
                 tokio::time::sleep(Duration::from_millis(100)).await;
             }
         });
         cache
+    }
+
+    /// Stops following the store (the resource is no longer served); the
+    /// cache's store watch ends and its watchers' streams close.
+    pub fn stop(&self) {
+        self.stopped.send_replace(true);
     }
 
     /// Lists the prefix a little in the past, then applies the store's

@@ -172,10 +172,20 @@ impl Controller {
         healthy
     }
 
-    /// Stops serving a CRD's resources.
+    /// Stops serving a CRD's resources, and stops their watch cache (all
+    /// versions share one storage path).
     fn forget(&mut self, name: &str) {
-        if let Some(known) = self.known.remove(name) {
-            self.unregister(&known.registered);
+        let Some(known) = self.known.remove(name) else {
+            return;
+        };
+        let snapshot = self.ctx().registry.snapshot();
+        let served = known
+            .registered
+            .iter()
+            .find_map(|(g, v, p)| snapshot.lookup(g, v, p));
+        self.unregister(&known.registered);
+        if let Some(descriptor) = served {
+            self.ctx().forget_cache(&descriptor);
         }
     }
 

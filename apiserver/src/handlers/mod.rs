@@ -83,6 +83,16 @@ impl Context {
         format!("{}{name}", self.collection_prefix(descriptor, namespace))
     }
 
+    /// Stops and forgets the watch cache of a storage path no resource
+    /// serves any more (a deleted CRD's), so it stops watching the store.
+    pub fn forget_cache(&self, descriptor: &ResourceDescriptor) {
+        let prefix = self.resource_prefix(descriptor);
+        let mut caches = self.caches.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(cache) = caches.remove(&prefix) {
+            cache.stop();
+        }
+    }
+
     /// The watch cache of a resource's storage path, started on first use.
     pub fn cache(&self, descriptor: &ResourceDescriptor) -> Arc<WatchCache> {
         let prefix = self.resource_prefix(descriptor);
