@@ -7,6 +7,7 @@
 //! authenticated request to `apiserver::server::ApiServer` and knows
 //! nothing of resources, storage keys or objects.
 
+pub mod apiservices;
 pub mod config;
 pub mod duration;
 pub mod filters;

@@ -73,6 +73,7 @@ pub async fn run(settings: Settings) -> Result<(), StartError> {
     })
     .await?;
     crd_engine::install(&server);
+    crate::apiservices::install(&server);
     let authenticator = Authenticator {
         tokens,
         allow_anonymous: settings.anonymous_auth,

@@ -118,12 +118,27 @@ pub fn version_priority(version: &str) -> (u8, u32, u32) {
 }
 
 /// The shared, changeable registry.
-#[derive(Default)]
 pub struct Registry {
     current: RwLock<Arc<RegistrySnapshot>>,
+    /// The generation of the newest snapshot, for whoever follows changes.
+    changes: tokio::sync::watch::Sender<u64>,
+}
+
+impl Default for Registry {
+    fn default() -> Self {
+        Registry {
+            current: RwLock::default(),
+            changes: tokio::sync::watch::channel(0).0,
+        }
+    }
 }
 
 impl Registry {
+    /// Wakes on every change (the value is the new generation).
+    pub fn changes(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.changes.subscribe()
+    }
+
     pub fn snapshot(&self) -> Arc<RegistrySnapshot> {
         self.current
             .read()
@@ -172,7 +187,10 @@ impl Registry {
         let remaining: std::collections::HashSet<&str> =
             next.resources.values().map(|r| r.group.as_str()).collect();
         next.group_order.retain(|g| remaining.contains(g.as_str()));
+        let generation = next.generation;
         *guard = Arc::new(next);
+        drop(guard);
+        self.changes.send_replace(generation);
     }
 }
 

@@ -1,0 +1,184 @@
+//! Keeps one local APIService per group/version served in this process,
+//! as upstream's aggregator (built-in groups, label `onstart`) and its CRD
+//! registration controller (CRD groups, label `true`) do: created when the
+//! group/version appears, removed when it goes, always Available.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use apiserver::error::ApiError;
+use apiserver::handlers::Context;
+use apiserver::object;
+use apiserver::registry::RegistrySnapshot;
+use apiserver::server::ApiServer;
+use apiserver::storage::StoreError;
+use serde_json::{json, Value};
+
+use super::{GROUP, PLURAL};
+
+const AUTOMANAGED: &str = "kube-aggregator.kubernetes.io/automanaged";
+
+/// Upstream's priorities of the built-in group/versions served here:
+/// (group, version, groupPriorityMinimum, versionPriority).
+const PRIORITIES: &[(&str, &str, i64, i64)] = &[
+    ("", "v1", 18000, 1),
+    ("apiregistration.k8s.io", "v1", 18000, 15),
+    ("apps", "v1", 17800, 15),
+    ("events.k8s.io", "v1", 17750, 15),
+    ("authentication.k8s.io", "v1", 17700, 15),
+    ("authorization.k8s.io", "v1", 17600, 15),
+    ("apiextensions.k8s.io", "v1", 16700, 15),
+    ("coordination.k8s.io", "v1", 16500, 15),
+    ("discovery.k8s.io", "v1", 16200, 15),
+];
+
+/// What the CRD registration controller gives every CRD group/version.
+const CRD_PRIORITIES: (i64, i64) = (1000, 100);
+
+/// How long to wait before trying again after a failed pass.
+const RETRY: Duration = Duration::from_secs(1);
+
+pub fn spawn(server: ApiServer) {
+    tokio::spawn(async move {
+        let mut changes = server.registry().changes();
+        loop {
+            if let Err(error) = sync(server.context()).await {
+                tracing::warn!(%error, "keeping the local APIServices failed; retrying");
+                tokio::time::sleep(RETRY).await;
+                continue;
+            }
+            if changes.changed().await.is_err() {
+                return;
+            }
+        }
+    });
+}
+
+/// One pass: create what is missing, fix what drifted, delete what is gone.
+async fn sync(ctx: &Context) -> Result<(), ApiError> {
+    let desired = desired(&ctx.registry.snapshot());
+    let prefix = format!("{}/{GROUP}/{PLURAL}/", ctx.prefix);
+    let page = ctx.store.list(&prefix, None, 0, 0).await?;
+    let mut existing = BTreeMap::new();
+    for kv in page.items {
+        let value: Value = serde_json::from_slice(&kv.value)
+            .map_err(|e| ApiError::Internal(format!("stored APIService {}: {e}", kv.key)))?;
+        existing.insert(object::name(&value).to_string(), (kv.mod_revision, value));
+    }
+    for (name, (revision, current)) in &existing {
+        let automanaged = current
+            .pointer(&format!(
+                "/metadata/labels/{}",
+                AUTOMANAGED.replace('/', "~1")
+            ))
+            .is_some();
+        let key = format!("{prefix}{name}");
+        match desired.get(name) {
+            None if automanaged => ignore_races(ctx.store.delete(&key, *revision).await.map(drop))?,
+            Some((spec, label))
+                if automanaged && (current.get("spec") != Some(spec) || !is_available(current)) =>
+            {
+                let mut next = current.clone();
+                next["spec"] = spec.clone();
+                object::set_meta(&mut next, "labels", json!({ AUTOMANAGED: label }));
+                next["status"] = available_status();
+                let bytes =
+                    serde_json::to_vec(&next).map_err(|e| ApiError::Internal(e.to_string()))?;
+                ignore_races(
+                    ctx.store
+                        .update(&key, bytes.into(), *revision)
+                        .await
+                        .map(drop),
+                )?;
+            }
+            _ => {}
+        }
+    }
+    for (name, (spec, label)) in &desired {
+        if existing.contains_key(name) {
+            continue;
+        }
+        let object = json!({
+            "apiVersion": format!("{GROUP}/v1"),
+            "kind": "APIService",
+            "metadata": {
+                "name": name,
+                "uid": uuid::Uuid::new_v4().to_string(),
+                "creationTimestamp": object::now_timestamp(),
+                "labels": { AUTOMANAGED: label },
+            },
+            "spec": spec,
+            "status": available_status(),
+        });
+        let bytes = serde_json::to_vec(&object).map_err(|e| ApiError::Internal(e.to_string()))?;
+        let key = format!("{prefix}{name}");
+        match ctx.store.create(&key, bytes.into(), None).await {
+            Ok(_) | Err(StoreError::AlreadyExists { .. }) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(())
+}
+
+/// A lost race means someone else wrote; the next change brings a new pass.
+fn ignore_races(result: Result<(), StoreError>) -> Result<(), ApiError> {
+    match result {
+        Ok(()) | Err(StoreError::Conflict { .. }) | Err(StoreError::NotFound { .. }) => Ok(()),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// name -> (spec, automanaged label) of every local APIService wanted.
+fn desired(snapshot: &RegistrySnapshot) -> BTreeMap<String, (Value, &'static str)> {
+    let mut out = BTreeMap::new();
+    for (group, versions) in snapshot.groups() {
+        for version in versions {
+            let custom = snapshot
+                .resources_in(&group, &version)
+                .iter()
+                .any(|r| r.strategy.openapi_schema().is_some());
+            let builtin = PRIORITIES
+                .iter()
+                .find(|(g, v, _, _)| *g == group && *v == version)
+                .map(|(_, _, g, v)| (*g, *v));
+            let ((group_priority, version_priority), label) = match (builtin, custom) {
+                (Some(priorities), _) => (priorities, "onstart"),
+                (None, true) => (CRD_PRIORITIES, "true"),
+                // Upstream registers no local APIService for a built-in
+                // group/version missing from its table.
+                (None, false) => continue,
+            };
+            let spec = json!({
+                "service": null,
+                "group": group,
+                "version": version,
+                "groupPriorityMinimum": group_priority,
+                "versionPriority": version_priority,
+            });
+            out.insert(format!("{version}.{group}"), (spec, label));
+        }
+    }
+    out
+}
+
+fn available_status() -> Value {
+    json!({"conditions": [{
+        "type": "Available",
+        "status": "True",
+        "lastTransitionTime": object::now_timestamp(),
+        "reason": "Local",
+        "message": "Local APIServices are always available",
+    }]})
+}
+
+fn is_available(api_service: &Value) -> bool {
+    api_service
+        .pointer("/status/conditions")
+        .and_then(Value::as_array)
+        .is_some_and(|c| {
+            c.iter().any(|c| {
+                c.get("type").and_then(Value::as_str) == Some("Available")
+                    && c.get("status").and_then(Value::as_str) == Some("True")
+            })
+        })
+}

@@ -1,0 +1,137 @@
+//! apiregistration.k8s.io/v1 APIServices: the resource, and the controller
+//! that keeps one local APIService for every group/version this server
+//! serves itself (as upstream's kube-aggregator and its CRD registration
+//! controller do).
+//!
+//! Not built yet: APIServices with a `service` are stored and validated but
+//! nothing is proxied to them, and no availability check runs for them.
+
+mod local;
+mod validation;
+
+use std::borrow::Cow;
+use std::sync::Arc;
+
+use apiserver::resource::{age_cell, Column, ResourceDescriptor, Strategy, ALL_VERBS};
+use apiserver::server::ApiServer;
+use apiserver::validation::FieldError;
+use serde_json::{json, Value};
+
+pub const GROUP: &str = "apiregistration.k8s.io";
+pub const VERSION: &str = "v1";
+pub const PLURAL: &str = "apiservices";
+
+/// Serves APIServices and starts the local-APIService controller.
+pub fn install(server: &ApiServer) {
+    server.registry().add([descriptor()]);
+    local::spawn(server.clone());
+}
+
+pub fn descriptor() -> ResourceDescriptor {
+    ResourceDescriptor {
+        group: GROUP.into(),
+        version: VERSION.into(),
+        kind: "APIService".into(),
+        plural: PLURAL.into(),
+        singular: "apiservice".into(),
+        short_names: Vec::new(),
+        categories: vec!["api-extensions".into()],
+        namespaced: false,
+        verbs: ALL_VERBS.iter().map(|v| v.to_string()).collect(),
+        has_status: true,
+        storage_path: format!("{GROUP}/{PLURAL}"),
+        strategy: Arc::new(ApiServiceStrategy),
+    }
+}
+
+struct ApiServiceStrategy;
+
+impl Strategy for ApiServiceStrategy {
+    fn prepare_for_create(&self, object: &mut Value) {
+        // Status is the controllers' to write.
+        object["status"] = json!({});
+    }
+
+    fn validate(&self, object: &Value) -> Vec<FieldError> {
+        validation::errors(object)
+    }
+
+    fn columns(&self) -> Vec<Column> {
+        let column = |name: &'static str, description: &'static str| Column {
+            name: Cow::Borrowed(name),
+            type_: Cow::Borrowed("string"),
+            format: Cow::Borrowed(""),
+            description: Cow::Borrowed(description),
+            priority: 0,
+        };
+        vec![
+            column(
+                "Service",
+                "The reference to the service that hosts this API endpoint.",
+            ),
+            column("Available", "Whether this service is available."),
+            apiserver::resource::AGE_COLUMN,
+        ]
+    }
+
+    fn cells(&self, object: &Value) -> Vec<Value> {
+        vec![
+            json!(service_cell(object)),
+            json!(available_cell(object)),
+            age_cell(object),
+        ]
+    }
+}
+
+/// `Local`, or the Service as `namespace/name`.
+fn service_cell(object: &Value) -> String {
+    match object.pointer("/spec/service") {
+        Some(Value::Object(service)) => {
+            let text = |f: &str| service.get(f).and_then(Value::as_str).unwrap_or_default();
+            format!("{}/{}", text("namespace"), text("name"))
+        }
+        _ => "Local".into(),
+    }
+}
+
+/// The Available condition's status, with its reason when not True.
+fn available_cell(object: &Value) -> String {
+    let condition = object
+        .pointer("/status/conditions")
+        .and_then(Value::as_array)
+        .and_then(|c| {
+            c.iter()
+                .find(|c| c.get("type").and_then(Value::as_str) == Some("Available"))
+        });
+    let Some(condition) = condition else {
+        return "Unknown".into();
+    };
+    let status = condition
+        .get("status")
+        .and_then(Value::as_str)
+        .unwrap_or("Unknown");
+    match condition.get("reason").and_then(Value::as_str) {
+        Some(reason) if status != "True" && !reason.is_empty() => format!("{status} ({reason})"),
+        _ => status.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cells_name_the_service_and_availability() {
+        let local = json!({"spec": {"service": null}, "status": {"conditions": [
+            {"type": "Available", "status": "True", "reason": "Local"}
+        ]}});
+        assert_eq!(service_cell(&local), "Local");
+        assert_eq!(available_cell(&local), "True");
+        let remote = json!({"spec": {"service": {"namespace": "ns", "name": "api"}}, "status": {"conditions": [
+            {"type": "Available", "status": "False", "reason": "ServiceNotFound"}
+        ]}});
+        assert_eq!(service_cell(&remote), "ns/api");
+        assert_eq!(available_cell(&remote), "False (ServiceNotFound)");
+        assert_eq!(available_cell(&json!({})), "Unknown");
+    }
+}
