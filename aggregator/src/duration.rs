@@ -4,44 +4,19 @@
 
 use std::time::Duration;
 
+use apiserver::duration::{DurationError, Units};
+
 /// Parses a Go duration. Negative durations are refused: nothing here has a
 /// use for them. A bare `0` is allowed, as in Go.
 pub fn parse(text: &str) -> Result<Duration, String> {
-    let invalid = || format!("invalid duration {text:?}");
-    if text == "0" {
-        return Ok(Duration::ZERO);
+    match apiserver::duration::parse_nanos(text, Units::Go) {
+        Ok(nanos) if nanos >= 0 => Ok(Duration::from_nanos(nanos as u64)),
+        Err(DurationError::MissingUnit) => Err(format!("missing unit in duration {text:?}")),
+        Err(DurationError::UnknownUnit(unit)) => {
+            Err(format!("unknown unit {unit:?} in duration {text:?}"))
+        }
+        Ok(_) | Err(DurationError::Invalid) => Err(format!("invalid duration {text:?}")),
     }
-    let mut rest = text.strip_prefix('+').unwrap_or(text);
-    if rest.is_empty() {
-        return Err(invalid());
-    }
-    let mut total_nanos: f64 = 0.0;
-    while !rest.is_empty() {
-        let number_len = rest
-            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .ok_or_else(|| format!("missing unit in duration {text:?}"))?;
-        let number: f64 = rest[..number_len].parse().map_err(|_| invalid())?;
-        rest = &rest[number_len..];
-        let unit_len = rest
-            .find(|c: char| c.is_ascii_digit() || c == '.')
-            .unwrap_or(rest.len());
-        let nanos_per_unit = match &rest[..unit_len] {
-            "ns" => 1.0,
-            "us" | "µs" | "μs" => 1e3,
-            "ms" => 1e6,
-            "s" => 1e9,
-            "m" => 60e9,
-            "h" => 3600e9,
-            unit => return Err(format!("unknown unit {unit:?} in duration {text:?}")),
-        };
-        rest = &rest[unit_len..];
-        total_nanos += number * nanos_per_unit;
-    }
-    // Go caps durations at about 290 years; anything past that is a typo.
-    if total_nanos > i64::MAX as f64 {
-        return Err(invalid());
-    }
-    Ok(Duration::from_nanos(total_nanos.round() as u64))
 }
 
 #[cfg(test)]

@@ -12,6 +12,7 @@ pub mod builtin;
 pub mod codec;
 pub mod compaction;
 pub mod discovery;
+pub mod duration;
 pub mod error;
 pub mod handlers;
 pub mod health;

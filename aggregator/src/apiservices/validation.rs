@@ -1,7 +1,7 @@
 //! Upstream's rules for an APIService, in its words.
 
 use apiserver::object;
-use apiserver::validation::{dns1123_subdomain_errors, FieldError};
+use apiserver::validation::{dns1035_label_errors, dns1123_subdomain_errors, FieldError};
 use serde_json::{json, Value};
 
 pub fn errors(api_service: &Value) -> Vec<FieldError> {
@@ -40,12 +40,8 @@ pub fn errors(api_service: &Value) -> Vec<FieldError> {
             errors.push(FieldError::invalid("spec.group", json!(group), message));
         }
     }
-    if !is_dns1035_label(version) {
-        errors.push(FieldError::invalid(
-            "spec.version",
-            json!(version),
-            "a DNS-1035 label must consist of lower case alphanumeric characters or '-', start with an alphabetic character, and end with an alphanumeric character (e.g. 'my-name',  or 'abc-123', regex used for validation is '[a-z]([-a-z0-9]*[a-z0-9])?')",
-        ));
+    for message in dns1035_label_errors(version) {
+        errors.push(FieldError::invalid("spec.version", json!(version), message));
     }
     let group_priority = number("/spec/groupPriorityMinimum");
     if !(1..=20000).contains(&group_priority) {
@@ -119,17 +115,6 @@ pub fn errors(api_service: &Value) -> Vec<FieldError> {
 
 fn decoded_len(base64_text: &str) -> usize {
     base64_text.trim_end_matches('=').len() * 3 / 4
-}
-
-fn is_dns1035_label(value: &str) -> bool {
-    let bytes = value.as_bytes();
-    !value.is_empty()
-        && value.len() <= 63
-        && bytes[0].is_ascii_lowercase()
-        && bytes[bytes.len() - 1].is_ascii_alphanumeric()
-        && bytes
-            .iter()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'-')
 }
 
 #[cfg(test)]

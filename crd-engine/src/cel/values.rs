@@ -140,40 +140,9 @@ fn untyped_object<'v>(map: &'v Map<String, Value>, values: Option<&'v Node>) -> 
 /// Parses a Go duration (`1h30m`, `-1.5s`, `300ms`), also with the `d`
 /// and `w` units the OpenAPI `duration` format allows.
 pub(crate) fn parse_duration(text: &str) -> Option<chrono::Duration> {
-    let (negative, mut rest) = match text.strip_prefix('-') {
-        Some(r) => (true, r),
-        None => (false, text.strip_prefix('+').unwrap_or(text)),
-    };
-    if rest == "0" {
-        return Some(chrono::Duration::zero());
-    }
-    if rest.is_empty() {
-        return None;
-    }
-    let mut nanos: f64 = 0.0;
-    while !rest.is_empty() {
-        let number_end = rest.find(|c: char| !(c.is_ascii_digit() || c == '.'))?;
-        let amount: f64 = rest[..number_end].parse().ok()?;
-        rest = &rest[number_end..];
-        let unit_end = rest
-            .find(|c: char| c.is_ascii_digit() || c == '.')
-            .unwrap_or(rest.len());
-        let scale = match &rest[..unit_end] {
-            "ns" => 1.0,
-            "us" | "µs" | "μs" => 1e3,
-            "ms" => 1e6,
-            "s" => 1e9,
-            "m" => 60e9,
-            "h" => 3600e9,
-            "d" => 86400e9,
-            "w" => 7.0 * 86400e9,
-            _ => return None,
-        };
-        nanos += amount * scale;
-        rest = &rest[unit_end..];
-    }
-    let nanos = if negative { -nanos } else { nanos };
-    Some(chrono::Duration::nanoseconds(nanos as i64))
+    apiserver::duration::parse_nanos(text, apiserver::duration::Units::WithDaysAndWeeks)
+        .ok()
+        .map(chrono::Duration::nanoseconds)
 }
 
 #[cfg(test)]

@@ -510,37 +510,7 @@ fn is_duration(value: &str) -> bool {
 }
 
 fn is_go_duration(value: &str) -> bool {
-    let mut rest = value.strip_prefix(['-', '+']).unwrap_or(value);
-    if rest == "0" {
-        return true;
-    }
-    if rest.is_empty() {
-        return false;
-    }
-    while !rest.is_empty() {
-        let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
-        rest = &rest[digits..];
-        let mut fraction = 0;
-        if let Some(after) = rest.strip_prefix('.') {
-            fraction = after.bytes().take_while(u8::is_ascii_digit).count();
-            rest = &after[fraction..];
-        }
-        if digits == 0 && fraction == 0 {
-            return false;
-        }
-        let unit_len = rest
-            .char_indices()
-            .find(|(_, c)| *c == '.' || c.is_ascii_digit())
-            .map_or(rest.len(), |(i, _)| i);
-        if !matches!(
-            &rest[..unit_len],
-            "ns" | "us" | "µs" | "μs" | "ms" | "s" | "m" | "h"
-        ) {
-            return false;
-        }
-        rest = &rest[unit_len..];
-    }
-    true
+    apiserver::duration::parse_nanos(value, apiserver::duration::Units::Go).is_ok()
 }
 
 fn is_scala_duration(value: &str) -> bool {

@@ -9,6 +9,7 @@ use super::convert::{field_error, Decoder, Encoder};
 use super::schema::{Message, Shape};
 use super::wire::{self, RawValue, Reader, WireType};
 use super::ProtobufError;
+use crate::duration;
 
 pub(super) fn decode(
     decoder: &Decoder<'_>,
@@ -92,8 +93,8 @@ pub(super) fn encode(
             Ok(())
         }
         Shape::Duration => {
-            let nanos = parse_duration(text()?)
-                .ok_or_else(|| field_error(message, "", "expected a Go duration"))?;
+            let nanos = duration::parse_nanos(text()?, duration::Units::Go)
+                .map_err(|_| field_error(message, "", "expected a Go duration"))?;
             put_varint_field(out, 1, nanos as u64);
             Ok(())
         }
@@ -268,63 +269,6 @@ fn decimal(whole: u64, fraction: u64, digits: usize) -> String {
     format!("{whole}.{}", fraction.trim_end_matches('0'))
 }
 
-/// Go's `time.ParseDuration`: signed sequence of decimal numbers with units
-/// ns, us (or µs), ms, s, m, h. None when malformed or out of range.
-pub(super) fn parse_duration(text: &str) -> Option<i64> {
-    let (negative, mut rest) = match text.as_bytes().first() {
-        Some(b'-') => (true, &text[1..]),
-        Some(b'+') => (false, &text[1..]),
-        _ => (false, text),
-    };
-    if rest == "0" {
-        return Some(0);
-    }
-    if rest.is_empty() {
-        return None;
-    }
-    let mut total: i128 = 0;
-    while !rest.is_empty() {
-        let number_end = rest
-            .find(|c: char| !c.is_ascii_digit() && c != '.')
-            .unwrap_or(rest.len());
-        let (number, after) = rest.split_at(number_end);
-        let unit_end = after
-            .find(|c: char| c.is_ascii_digit() || c == '.')
-            .unwrap_or(after.len());
-        let (unit, next) = after.split_at(unit_end);
-        let scale: i128 = match unit {
-            "ns" => 1,
-            "us" | "µs" | "μs" => 1_000,
-            "ms" => 1_000_000,
-            "s" => 1_000_000_000,
-            "m" => 60_000_000_000,
-            "h" => 3_600_000_000_000,
-            _ => return None,
-        };
-        let (whole, fraction) = number.split_once('.').unwrap_or((number, ""));
-        if (whole.is_empty() && fraction.is_empty())
-            || !fraction.bytes().all(|byte| byte.is_ascii_digit())
-        {
-            return None;
-        }
-        let whole: i128 = if whole.is_empty() {
-            0
-        } else {
-            whole.parse().ok()?
-        };
-        let mut part = whole.checked_mul(scale)?;
-        let mut divisor: i128 = 1;
-        for digit in fraction.bytes().take(18) {
-            divisor *= 10;
-            part += i128::from(digit - b'0') * scale / divisor;
-        }
-        total = total.checked_add(part)?;
-        rest = next;
-    }
-    let total = if negative { -total } else { total };
-    i64::try_from(total).ok()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -342,12 +286,12 @@ mod tests {
             (-5_000_000_000, "-5s"),
         ] {
             assert_eq!(format_duration(nanos), text);
-            assert_eq!(parse_duration(text), Some(nanos), "{text}");
+            assert_eq!(
+                duration::parse_nanos(text, duration::Units::Go),
+                Ok(nanos),
+                "{text}"
+            );
         }
-        assert_eq!(parse_duration("1h30m"), Some(5_400_000_000_000));
-        assert_eq!(parse_duration("3x"), None);
-        assert_eq!(parse_duration("1.2.3s"), None);
-        assert_eq!(parse_duration(".s"), None);
     }
 
     #[test]
