@@ -339,14 +339,16 @@ pub fn age_cell(object: &Value) -> Value {
     let created = object
         .pointer("/metadata/creationTimestamp")
         .and_then(Value::as_str)
-        .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok());
-    match created {
-        Some(t) => {
-            let seconds = (chrono::Utc::now() - t.with_timezone(&chrono::Utc)).num_seconds();
-            Value::String(human_duration(seconds))
-        }
-        None => Value::String("<unknown>".into()),
-    }
+        .and_then(age_since);
+    Value::String(created.unwrap_or_else(|| "<unknown>".into()))
+}
+
+/// The human age of an RFC 3339 time (`5m`), as kubectl shows ages; `None`
+/// when the text is not such a time.
+pub fn age_since(time: &str) -> Option<String> {
+    let t = chrono::DateTime::parse_from_rfc3339(time).ok()?;
+    let seconds = (chrono::Utc::now() - t.with_timezone(&chrono::Utc)).num_seconds();
+    Some(human_duration(seconds))
 }
 
 /// Upstream's `duration.HumanDuration`: two significant units at most.

@@ -418,7 +418,7 @@ async fn clean_up(ctx: &Context, name: &str) -> Result<bool, String> {
     let prefix = format!("{}/{group}/{plural}/", ctx.prefix);
     // The storage version when served: reading through it converts nothing
     // (no webhook has to be up for the cleanup).
-    let storage = definition::storage_version(&crd).unwrap_or_default();
+    let storage = crd_validation::storage_version(&crd).unwrap_or_default();
     let mut candidates: Vec<_> = ctx
         .registry
         .snapshot()
@@ -542,7 +542,7 @@ fn served_resources(
         s if s.is_empty() => kind.to_lowercase(),
         s => s,
     };
-    let storage = definition::storage_version(crd).ok_or("no storage version")?;
+    let storage = crd_validation::storage_version(crd).ok_or("no storage version")?;
     let verbs: Vec<String> = ALL_VERBS.iter().map(|v| v.to_string()).collect();
     let conversion = Arc::new(Conversion::of(crd, store, prefix));
     let mut out = Vec::new();

@@ -8,8 +8,7 @@ use std::sync::Arc;
 
 use apiserver::error::ApiError;
 use apiserver::resource::{
-    age_cell, human_duration, Column, ScaleSelector, ScaleSpec, SelectableField, Strategy,
-    AGE_COLUMN,
+    age_cell, age_since, Column, ScaleSelector, ScaleSpec, SelectableField, Strategy, AGE_COLUMN,
 };
 use apiserver::validation::{FieldError, FieldErrorKind};
 use serde_json::{json, Value};
@@ -219,14 +218,7 @@ fn cell(type_: &str, value: Option<&Value>) -> Value {
         "number" => value.as_f64().map_or(Value::Null, |n| json!(n)),
         "boolean" => value.as_bool().map_or(Value::Null, |b| json!(b)),
         "date" => match value.as_str() {
-            Some(text) => match chrono::DateTime::parse_from_rfc3339(text) {
-                Ok(t) => {
-                    let seconds =
-                        (chrono::Utc::now() - t.with_timezone(&chrono::Utc)).num_seconds();
-                    json!(human_duration(seconds))
-                }
-                Err(_) => json!("<invalid>"),
-            },
+            Some(text) => json!(age_since(text).unwrap_or_else(|| "<invalid>".into())),
             None => Value::Null,
         },
         _ => json!(jsonpath::print(value)),

@@ -6,7 +6,7 @@ use std::borrow::Cow;
 use std::sync::Arc;
 
 use apiserver::object;
-use apiserver::resource::{Column, ResourceDescriptor, Strategy, ALL_VERBS};
+use apiserver::resource::{Column, ResourceDescriptor, Strategy, AGE_COLUMN, ALL_VERBS};
 use apiserver::validation::FieldError;
 use serde_json::{json, Value};
 
@@ -68,14 +68,12 @@ impl Strategy for DefinitionStrategy {
     }
 
     fn columns(&self) -> Vec<Column> {
+        // Upstream's default table: the creation time as a date column,
+        // described as AGE is.
         vec![Column {
             name: Cow::Borrowed("Created At"),
             type_: Cow::Borrowed("date"),
-            format: Cow::Borrowed(""),
-            description: Cow::Borrowed(
-                "CreationTimestamp is a timestamp representing the server time when this object was created. It is not guaranteed to be set in happens-before order across separate operations. Clients may not set this value. It is represented in RFC3339 form and is in UTC.\n\nPopulated by the system. Read-only. Null for lists. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#metadata",
-            ),
-            priority: 0,
+            ..AGE_COLUMN
         }]
     }
 
@@ -105,15 +103,6 @@ impl Strategy for DefinitionStrategy {
         crd_validation::set_condition(crd, &pending, &object::now_timestamp());
         true
     }
-}
-
-/// The storage version's name.
-pub fn storage_version(crd: &Value) -> Option<String> {
-    versions(crd)
-        .iter()
-        .find(|v| v.get("storage").and_then(Value::as_bool) == Some(true))
-        .and_then(|v| v.get("name").and_then(Value::as_str))
-        .map(str::to_string)
 }
 
 pub fn versions(crd: &Value) -> Vec<Value> {

@@ -9,10 +9,9 @@
 mod local;
 mod validation;
 
-use std::borrow::Cow;
 use std::sync::Arc;
 
-use apiserver::resource::{age_cell, Column, ResourceDescriptor, Strategy, ALL_VERBS};
+use apiserver::resource::{age_cell, Column, ResourceDescriptor, Strategy, AGE_COLUMN, ALL_VERBS};
 use apiserver::server::ApiServer;
 use apiserver::validation::FieldError;
 use serde_json::{json, Value};
@@ -57,20 +56,14 @@ impl Strategy for ApiServiceStrategy {
     }
 
     fn columns(&self) -> Vec<Column> {
-        let column = |name: &'static str, description: &'static str| Column {
-            name: Cow::Borrowed(name),
-            type_: Cow::Borrowed("string"),
-            format: Cow::Borrowed(""),
-            description: Cow::Borrowed(description),
-            priority: 0,
-        };
         vec![
-            column(
+            Column::new(
                 "Service",
+                "string",
                 "The reference to the service that hosts this API endpoint.",
             ),
-            column("Available", "Whether this service is available."),
-            apiserver::resource::AGE_COLUMN,
+            Column::new("Available", "string", "Whether this service is available."),
+            AGE_COLUMN,
         ]
     }
 

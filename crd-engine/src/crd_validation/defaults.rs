@@ -123,7 +123,7 @@ pub fn prepare_for_update(crd: &mut Value, old: &Value) {
 }
 
 /// The name of the first version marked as storage.
-fn storage_version(crd: &Value) -> Option<String> {
+pub fn storage_version(crd: &Value) -> Option<String> {
     InternalForm::of(crd)
         .versions
         .iter()

@@ -44,7 +44,7 @@ pub use conditions::{
     find_condition, is_condition_true, remove_condition, set_condition, Condition, ConditionStatus,
     ESTABLISHED, NAMES_ACCEPTED, TERMINATING,
 };
-pub use defaults::{apply_defaults, prepare_for_create, prepare_for_update};
+pub use defaults::{apply_defaults, prepare_for_create, prepare_for_update, storage_version};
 pub use naming::{has_pending_names, names_accepted, ClaimedNames, NamesVerdict};
 
 use internal_form::InternalForm;
