@@ -25,6 +25,7 @@ use crate::object;
 type FieldPath = Vec<String>;
 
 /// What a server-side apply asks for.
+#[derive(Clone, Copy)]
 pub struct ApplyRequest<'a> {
     pub manager: &'a str,
     pub force: bool,

@@ -394,12 +394,6 @@ async fn server_side_apply(
             respond::object(call, 200, &object).map(|r| with_warnings(r, &warnings))
         }
         Err(ApiError::NotFound { .. }) if call.request.subresource.is_none() => {
-            let request = apply::ApplyRequest {
-                manager: &call.query.field_manager,
-                force: call.query.force,
-                config: &config,
-                api_version: &api_version,
-            };
             let mut object = apply::apply(None, &request)?;
             if object::name(&object).is_empty() {
                 object::set_meta(&mut object, "name", json!(call.name()));
