@@ -13,5 +13,6 @@ pub mod duration;
 pub mod filters;
 pub mod listener;
 pub mod pki;
+pub mod proxy;
 pub mod server;
 pub mod tls;

@@ -78,7 +78,8 @@ pub async fn run(settings: Settings) -> Result<(), StartError> {
         tokens,
         allow_anonymous: settings.anonymous_auth,
     };
-    let chain = filters::chain(server, &settings, authenticator);
+    let front = crate::proxy::Aggregator::new(server, None);
+    let chain = filters::chain(front, &settings, authenticator);
 
     let address = SocketAddr::new(settings.bind_address, settings.secure_port);
     let listener = TcpListener::bind(address)

@@ -40,7 +40,9 @@ pub fn legacy_versions(server_address: &str) -> Value {
     })
 }
 
-fn group_entry(name: &str, versions: &[String]) -> Value {
+/// One group of `/apis` (also the body of `/apis/GROUP`), preferred version
+/// first.
+pub fn group_entry(name: &str, versions: &[String]) -> Value {
     let versions: Vec<Value> = versions
         .iter()
         .map(|v| json!({ "groupVersion": format!("{name}/{v}"), "version": v }))

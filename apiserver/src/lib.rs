@@ -28,6 +28,7 @@ pub mod resource;
 pub mod reviews;
 pub mod selectors;
 pub mod server;
+pub mod service_resolver;
 pub mod storage;
 pub mod validation;
 pub mod watch_cache;

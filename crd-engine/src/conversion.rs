@@ -12,14 +12,14 @@
 //! [`TIMEOUT`].
 //!
 //! A webhook given by `service` is reached as upstream's endpoint routing
-//! does: an ExternalName Service at its external name, any other at the
-//! first address of its Endpoints, both at the Service's port; the serving
-//! certificate must be for `<service>.<namespace>.svc`.
+//! does (see `apiserver::service_resolver`); the serving certificate must
+//! be for `<service>.<namespace>.svc`.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use apiserver::error::ApiError;
+use apiserver::service_resolver::{self, ServiceRef};
 use apiserver::storage::Store;
 use base64::Engine;
 use bytes::Bytes;
@@ -96,9 +96,7 @@ enum Target {
         port: u16,
     },
     Service {
-        namespace: String,
-        name: String,
-        port: u16,
+        service: ServiceRef,
         store: Arc<dyn Store>,
         prefix: String,
     },
@@ -149,10 +147,12 @@ impl Webhook {
                 };
                 (
                     Target::Service {
-                        namespace: text("namespace"),
-                        name: text("name"),
-                        port: u16::try_from(port)
-                            .map_err(|_| format!("bad service port {port}"))?,
+                        service: ServiceRef {
+                            namespace: text("namespace"),
+                            name: text("name"),
+                            port: u16::try_from(port)
+                                .map_err(|_| format!("bad service port {port}"))?,
+                        },
                         store,
                         prefix: prefix.to_string(),
                     },
@@ -193,69 +193,14 @@ impl Webhook {
         match &self.target {
             Target::Url { host, port } => Ok((host.clone(), *port, host.clone())),
             Target::Service {
-                namespace,
-                name,
-                port,
+                service,
                 store,
                 prefix,
             } => {
-                let server_name = format!("{name}.{namespace}.svc");
-                let read = |path: String| async move {
-                    let kv = store
-                        .get(&path)
-                        .await
-                        .map_err(|e| e.to_string())?
-                        .ok_or_else(|| format!("service \"{namespace}/{name}\" not found"))?;
-                    serde_json::from_slice::<Value>(&kv.value).map_err(|e| e.to_string())
-                };
-                let service = read(format!("{prefix}/services/specs/{namespace}/{name}")).await?;
-                if service.pointer("/spec/type").and_then(Value::as_str) == Some("ExternalName") {
-                    let host = service
-                        .pointer("/spec/externalName")
-                        .and_then(Value::as_str)
-                        .unwrap_or_default()
-                        .to_string();
-                    return Ok((host, *port, server_name));
-                }
-                let endpoints = read(format!("{prefix}/services/endpoints/{namespace}/{name}"))
+                let endpoint = service_resolver::resolve(store.as_ref(), prefix, service)
                     .await
-                    .map_err(|_| format!("service \"{namespace}/{name}\" has no endpoints"))?;
-                let subset = endpoints
-                    .pointer("/subsets/0")
-                    .ok_or_else(|| format!("service \"{namespace}/{name}\" has no endpoints"))?;
-                let ip = subset
-                    .pointer("/addresses/0/ip")
-                    .and_then(Value::as_str)
-                    .ok_or_else(|| {
-                        format!("service \"{namespace}/{name}\" has no ready endpoints")
-                    })?;
-                // The Service port's target is the endpoint port of the same name.
-                let port_name = service
-                    .pointer("/spec/ports")
-                    .and_then(Value::as_array)
-                    .and_then(|ports| {
-                        ports.iter().find(|p| {
-                            p.get("port").and_then(Value::as_u64) == Some(u64::from(*port))
-                        })
-                    })
-                    .and_then(|p| p.get("name").and_then(Value::as_str))
-                    .unwrap_or_default();
-                let target = subset
-                    .get("ports")
-                    .and_then(Value::as_array)
-                    .and_then(|ports| {
-                        ports
-                            .iter()
-                            .find(|p| {
-                                p.get("name").and_then(Value::as_str).unwrap_or_default()
-                                    == port_name
-                            })
-                            .or_else(|| ports.first())
-                    })
-                    .and_then(|p| p.get("port").and_then(Value::as_u64))
-                    .and_then(|p| u16::try_from(p).ok())
-                    .unwrap_or(*port);
-                Ok((ip.to_string(), target, server_name))
+                    .map_err(|e| e.to_string())?;
+                Ok((endpoint.host, endpoint.port, service.server_name()))
             }
         }
     }

@@ -14,7 +14,7 @@ use apiserver::server::ApiServer;
 use apiserver::storage::StoreError;
 use serde_json::{json, Value};
 
-use super::{GROUP, PLURAL};
+use super::{is_available, GROUP, PLURAL};
 
 const AUTOMANAGED: &str = "kube-aggregator.kubernetes.io/automanaged";
 
@@ -169,16 +169,4 @@ fn available_status() -> Value {
         "reason": "Local",
         "message": "Local APIServices are always available",
     }]})
-}
-
-fn is_available(api_service: &Value) -> bool {
-    api_service
-        .pointer("/status/conditions")
-        .and_then(Value::as_array)
-        .is_some_and(|c| {
-            c.iter().any(|c| {
-                c.get("type").and_then(Value::as_str) == Some("Available")
-                    && c.get("status").and_then(Value::as_str) == Some("True")
-            })
-        })
 }

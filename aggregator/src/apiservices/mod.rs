@@ -76,6 +76,22 @@ impl Strategy for ApiServiceStrategy {
     }
 }
 
+/// Whether the APIService's Available condition is True.
+pub fn is_available(api_service: &Value) -> bool {
+    available_condition(api_service)
+        .and_then(|c| c.get("status"))
+        .and_then(Value::as_str)
+        == Some("True")
+}
+
+pub fn available_condition(api_service: &Value) -> Option<&Value> {
+    api_service
+        .pointer("/status/conditions")
+        .and_then(Value::as_array)?
+        .iter()
+        .find(|c| c.get("type").and_then(Value::as_str) == Some("Available"))
+}
+
 /// `Local`, or the Service as `namespace/name`.
 fn service_cell(object: &Value) -> String {
     match object.pointer("/spec/service") {
@@ -89,14 +105,7 @@ fn service_cell(object: &Value) -> String {
 
 /// The Available condition's status, with its reason when not True.
 fn available_cell(object: &Value) -> String {
-    let condition = object
-        .pointer("/status/conditions")
-        .and_then(Value::as_array)
-        .and_then(|c| {
-            c.iter()
-                .find(|c| c.get("type").and_then(Value::as_str) == Some("Available"))
-        });
-    let Some(condition) = condition else {
+    let Some(condition) = available_condition(object) else {
         return "Unknown".into();
     };
     let status = condition

@@ -20,7 +20,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use apiserver::server::{ApiServer, Body};
+use apiserver::server::Body;
 use http::Request;
 use hyper::body::Incoming;
 use tower::{Layer, Service};
@@ -32,6 +32,7 @@ use self::panic_guard::{PanicGuard, PanicGuardLayer};
 use self::request_log::{RequestLog, RequestLogLayer};
 use self::timeout::{Timeout, TimeoutLayer};
 use crate::config::Settings;
+use crate::proxy::Aggregator;
 
 /// The response every filter returns.
 pub type Response = http::Response<Body>;
@@ -56,14 +57,15 @@ pub type Chain =
 ///    ▼  authentication  client cert / bearer token / anonymous, else 401
 ///    ▼  impersonation   Impersonate-* headers replace the user
 ///    ▼  (authorization: every authenticated user may do anything, for now)
-///    ▼  ApiServer::handle
+///    ▼  Aggregator::handle  proxied to an APIService's server, or
+///                          ApiServer::handle
 /// ```
 ///
 /// The log is outermost so that it sees the final code of every request,
 /// panics and rejections included; the in-flight limit comes before
 /// authentication so that an overload is shed before any credential work.
-pub fn chain(server: ApiServer, settings: &Settings, authenticator: Authenticator) -> Chain {
-    let handler = ApiHandler { server };
+pub fn chain(front: Aggregator, settings: &Settings, authenticator: Authenticator) -> Chain {
+    let handler = ApiHandler { front };
     let impersonating = ImpersonationLayer.layer(handler);
     let authenticated = AuthenticationLayer::new(authenticator).layer(impersonating);
     let limited = InFlightLimitLayer::new(
@@ -76,10 +78,10 @@ pub fn chain(server: ApiServer, settings: &Settings, authenticator: Authenticato
     RequestLogLayer.layer(guarded)
 }
 
-/// The end of the chain: the core API server.
+/// The end of the chain: the aggregator.
 #[derive(Clone)]
 pub struct ApiHandler {
-    server: ApiServer,
+    front: Aggregator,
 }
 
 impl Service<Request<Incoming>> for ApiHandler {
@@ -92,7 +94,7 @@ impl Service<Request<Incoming>> for ApiHandler {
     }
 
     fn call(&mut self, request: Request<Incoming>) -> Self::Future {
-        let server = self.server.clone();
-        Box::pin(async move { Ok(server.handle(request).await) })
+        let front = self.front.clone();
+        Box::pin(async move { Ok(front.handle(request).await) })
     }
 }

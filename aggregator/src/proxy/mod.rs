@@ -1,0 +1,171 @@
+//! The aggregation gateway in front of the in-process API groups: a
+//! request for a group/version an APIService places on another server is
+//! proxied there; discovery and OpenAPI merge what every server serves;
+//! everything else is the core apiserver's.
+
+mod availability;
+mod backend;
+mod discovery;
+mod forward;
+mod openapi;
+pub mod remotes;
+
+use std::sync::Arc;
+
+use apiserver::server::{ApiServer, Body};
+use hyper::body::Incoming;
+
+pub use backend::ClientIdentity;
+use remotes::Remotes;
+
+/// The front of the server.
+#[derive(Clone)]
+pub struct Aggregator {
+    server: ApiServer,
+    remotes: Arc<Remotes>,
+    openapi_v2: Arc<openapi::MergedV2>,
+}
+
+impl Aggregator {
+    /// Starts following APIServices; `identity` is what backends see.
+    pub fn new(server: ApiServer, identity: Option<ClientIdentity>) -> Aggregator {
+        let remotes = Remotes::follow(&server, identity);
+        availability::spawn(server.clone(), remotes.clone());
+        Aggregator {
+            server,
+            remotes,
+            openapi_v2: Arc::default(),
+        }
+    }
+
+    pub fn remotes(&self) -> &Arc<Remotes> {
+        &self.remotes
+    }
+
+    /// Serves one authenticated request.
+    pub async fn handle(&self, request: http::Request<Incoming>) -> http::Response<Body> {
+        let index = self.remotes.current();
+        let path = request.uri().path();
+        if let Some((group, version)) = group_version(path) {
+            if let Some(remote) = index.remote(group, version) {
+                let remote = remote.clone();
+                return forward::forward(&remote, request).await;
+            }
+        }
+        if request.method() == http::Method::GET {
+            if let Some(response) = self.discovery(&request, &index) {
+                return response;
+            }
+            if !index.remotes.is_empty() {
+                if let Some(response) = self.openapi(&request, &index).await {
+                    return response;
+                }
+            }
+        }
+        self.server.handle(request).await
+    }
+
+    /// The OpenAPI documents that include remote group/versions; `None`
+    /// leaves the request to the core apiserver.
+    async fn openapi(
+        &self,
+        request: &http::Request<Incoming>,
+        index: &remotes::Index,
+    ) -> Option<http::Response<Body>> {
+        let ctx = self.server.context();
+        let path = request.uri().path().trim_end_matches('/');
+        let document = match path {
+            "/openapi/v2" => {
+                // Only JSON is served; the core apiserver answers anything
+                // else (with its 406).
+                let accept = request.headers().get(http::header::ACCEPT);
+                let json_ok = accept
+                    .and_then(|v| v.to_str().ok())
+                    .is_none_or(|a| a.contains("json") || a.contains("*/*"));
+                if !json_ok {
+                    return None;
+                }
+                self.openapi_v2.get(ctx, index).await
+            }
+            "/openapi/v3" => openapi::v3_index(ctx, index).await,
+            _ => {
+                let (group, version) = path
+                    .strip_prefix("/openapi/v3/apis/")
+                    .and_then(|rest| rest.split_once('/'))?;
+                let remote = index.remote(group, version)?;
+                match remote.openapi_v3().await {
+                    Some(bytes) => Ok(bytes),
+                    None => Err(apiserver::error::ApiError::UnknownPath),
+                }
+            }
+        };
+        Some(match document {
+            Ok(bytes) => apiserver::server::bytes_response(200, "application/json", bytes),
+            Err(error) => apiserver::server::error_response(&error),
+        })
+    }
+
+    /// `/apis` always (its order is the APIServices'), `/apis/<group>`
+    /// when the group has a remote version.
+    fn discovery(
+        &self,
+        request: &http::Request<Incoming>,
+        index: &remotes::Index,
+    ) -> Option<http::Response<Body>> {
+        let snapshot = self.server.registry().snapshot();
+        let path = request.uri().path().trim_end_matches('/');
+        if path == "/apis" {
+            let accept = request
+                .headers()
+                .get(http::header::ACCEPT)
+                .and_then(|v| v.to_str().ok());
+            if apiserver::discovery::wants_aggregated(accept) {
+                let body = discovery::aggregated(&snapshot, index);
+                return Some(json(&body, apiserver::discovery::AGGREGATED_V2));
+            }
+            return Some(json(
+                &discovery::group_list(&snapshot, index),
+                "application/json",
+            ));
+        }
+        let group = path.strip_prefix("/apis/").filter(|g| !g.contains('/'))?;
+        if !index.has_remote_group(group) {
+            return None;
+        }
+        discovery::group(&snapshot, index, group).map(|body| json(&body, "application/json"))
+    }
+}
+
+fn json(value: &serde_json::Value, content_type: &str) -> http::Response<Body> {
+    let bytes = serde_json::to_vec(value).unwrap_or_default();
+    apiserver::server::bytes_response(200, content_type, bytes)
+}
+
+/// The group and version of an `/apis/<group>/<version>[/...]` path.
+fn group_version(path: &str) -> Option<(&str, &str)> {
+    let rest = path.strip_prefix("/apis/")?;
+    let mut segments = rest.splitn(3, '/');
+    let group = segments.next().filter(|s| !s.is_empty())?;
+    let version = segments.next().filter(|s| !s.is_empty())?;
+    Some((group, version))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn group_versions_are_found_in_api_paths() {
+        assert_eq!(
+            group_version("/apis/wardle.example.com/v1alpha1"),
+            Some(("wardle.example.com", "v1alpha1"))
+        );
+        assert_eq!(
+            group_version("/apis/wardle.example.com/v1alpha1/namespaces/x/flunders"),
+            Some(("wardle.example.com", "v1alpha1"))
+        );
+        assert_eq!(group_version("/apis/wardle.example.com"), None);
+        assert_eq!(group_version("/apis/wardle.example.com/"), None);
+        assert_eq!(group_version("/api/v1/pods"), None);
+    }
+}
