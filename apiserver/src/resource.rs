@@ -176,6 +176,12 @@ pub trait Strategy: Send + Sync {
     /// The same on update; `old` is the stored object.
     fn prepare_for_update(&self, _object: &mut Value, _old: &Value) {}
 
+    /// Why `metadata.name` is not a valid name for this kind; most kinds
+    /// take DNS subdomains.
+    fn name_errors(&self, name: &str) -> Vec<String> {
+        crate::validation::dns1123_subdomain_errors(name)
+    }
+
     /// Validates a new object (metadata is validated by the caller).
     fn validate(&self, _object: &Value) -> Vec<FieldError> {
         Vec::new()

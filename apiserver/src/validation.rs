@@ -229,9 +229,34 @@ pub fn dns1035_label_errors(value: &str) -> Vec<String> {
     errors
 }
 
-/// Metadata rules every kind shares: name, labels, annotations.
+/// Metadata rules every kind shares: name, labels, annotations; the name
+/// must be a DNS subdomain.
 pub fn object_meta_errors(
     namespaced: bool,
+    object: &Value,
+    strategy_errors: &[FieldError],
+) -> Vec<FieldError> {
+    meta_errors(
+        namespaced,
+        &dns1123_subdomain_errors,
+        object,
+        strategy_errors,
+    )
+}
+
+/// The same for an object of `descriptor`'s kind, named by its rules.
+pub fn descriptor_meta_errors(
+    descriptor: &crate::resource::ResourceDescriptor,
+    object: &Value,
+    strategy_errors: &[FieldError],
+) -> Vec<FieldError> {
+    let name_errors = |name: &str| descriptor.strategy.name_errors(name);
+    meta_errors(descriptor.namespaced, &name_errors, object, strategy_errors)
+}
+
+fn meta_errors(
+    namespaced: bool,
+    name_errors: &dyn Fn(&str) -> Vec<String>,
     object: &Value,
     strategy_errors: &[FieldError],
 ) -> Vec<FieldError> {
@@ -244,7 +269,7 @@ pub fn object_meta_errors(
             "name or generateName is required",
         ));
     } else if !names_checked {
-        for detail in dns1123_subdomain_errors(name) {
+        for detail in name_errors(name) {
             errors.push(FieldError::invalid(
                 "metadata.name",
                 serde_json::json!(name),
@@ -277,6 +302,19 @@ pub fn object_meta_errors(
         errors.push(FieldError::too_long("metadata.annotations", 256 * 1024));
     }
     errors
+}
+
+/// Names that only have to fit in a URL path segment (upstream's
+/// `IsValidPathSegmentName`).
+pub fn path_segment_name_errors(name: &str) -> Vec<String> {
+    if name == "." || name == ".." {
+        return vec![format!("may not be '{name}'")];
+    }
+    ["/", "%"]
+        .iter()
+        .filter(|c| name.contains(*c))
+        .map(|c| format!("may not contain '{c}'"))
+        .collect()
 }
 
 fn is_name_char(c: char) -> bool {

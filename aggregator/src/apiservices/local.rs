@@ -35,6 +35,9 @@ const PRIORITIES: &[(&str, &str, i64, i64)] = &[
 /// What the CRD registration controller gives every CRD group/version.
 const CRD_PRIORITIES: (i64, i64) = (1000, 100);
 
+/// How often a pass runs without a registry change.
+const RESYNC: Duration = Duration::from_secs(10);
+
 /// How long to wait before trying again after a failed pass.
 const RETRY: Duration = Duration::from_secs(1);
 
@@ -47,8 +50,11 @@ pub fn spawn(server: ApiServer) {
                 tokio::time::sleep(RETRY).await;
                 continue;
             }
-            if changes.changed().await.is_err() {
-                return;
+            // A pass also runs now and then, to restore a local APIService
+            // someone deleted or edited.
+            tokio::select! {
+                changed = changes.changed() => if changed.is_err() { return },
+                () = tokio::time::sleep(RESYNC) => {}
             }
         }
     });
@@ -66,12 +72,14 @@ async fn sync(ctx: &Context) -> Result<(), ApiError> {
         existing.insert(object::name(&value).to_string(), (kv.mod_revision, value));
     }
     for (name, (revision, current)) in &existing {
+        // Ours are the automanaged ones served here (without a service).
         let automanaged = current
             .pointer(&format!(
                 "/metadata/labels/{}",
                 AUTOMANAGED.replace('/', "~1")
             ))
-            .is_some();
+            .is_some()
+            && current.pointer("/spec/service").is_none_or(Value::is_null);
         let key = format!("{prefix}{name}");
         match desired.get(name) {
             None if automanaged => ignore_races(ctx.store.delete(&key, *revision).await.map(drop))?,

@@ -51,6 +51,12 @@ impl Strategy for ApiServiceStrategy {
         object["status"] = json!({});
     }
 
+    /// Upstream checks only that the name fits a path segment (`v1.` names
+    /// the core group); that it is `version.group` is checked with the spec.
+    fn name_errors(&self, name: &str) -> Vec<String> {
+        apiserver::validation::path_segment_name_errors(name)
+    }
+
     fn validate(&self, object: &Value) -> Vec<FieldError> {
         validation::errors(object)
     }

@@ -97,7 +97,12 @@ async fn probe(ctx: &Context, remote: &Remote) -> Verdict {
                 };
             }
         };
-    let path = format!("/apis/{}/{}", remote.group, remote.version);
+    // `v1.` (the core group) is checked where it is served.
+    let path = if remote.group.is_empty() {
+        format!("/api/{}", remote.version)
+    } else {
+        format!("/apis/{}/{}", remote.group, remote.version)
+    };
     let url = format!("https://{}:{}{path}", endpoint.host, endpoint.port);
     let failed = |why: String| Verdict {
         status: "False",

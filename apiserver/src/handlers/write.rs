@@ -188,7 +188,7 @@ async fn create_object(
     let mut errors = descriptor.strategy.validate(&object);
     errors.splice(
         0..0,
-        validation::object_meta_errors(descriptor.namespaced, &object, &errors),
+        validation::descriptor_meta_errors(descriptor, &object, &errors),
     );
     if !errors.is_empty() {
         return Err(invalid(descriptor, &object, errors));
@@ -543,7 +543,7 @@ fn prepare_update(call: &Call, mut object: Value, current: &Value) -> Result<Val
     let mut errors = descriptor.strategy.validate_update(&object, current);
     errors.splice(
         0..0,
-        validation::object_meta_errors(descriptor.namespaced, &object, &errors),
+        validation::descriptor_meta_errors(descriptor, &object, &errors),
     );
     if !errors.is_empty() {
         return Err(invalid(descriptor, &object, errors));
