@@ -13,7 +13,7 @@ use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
 use crate::config::{Settings, StorageBackend};
-use crate::filters::authentication::Authenticator;
+use crate::filters::authentication::{Authenticator, RequestHeader};
 use crate::filters::token_file::{TokenFile, TokenFileError};
 use crate::pki::PkiError;
 use crate::tls::TlsError;
@@ -58,7 +58,7 @@ pub async fn run(settings: Settings) -> Result<(), StartError> {
     };
     let pki = pki.await??;
     let store: Arc<dyn Store> = store.await??;
-    let tls = tls::server_config(&pki, settings.client_ca_file.as_deref())?;
+    let tls = tls::server_config(&pki)?;
 
     let storage_prefix = match &settings.storage {
         StorageBackend::Etcd { prefix, .. } => prefix.clone(),
@@ -75,6 +75,7 @@ pub async fn run(settings: Settings) -> Result<(), StartError> {
     crd_engine::install(&server);
     crate::apiservices::install(&server);
     let authenticator = Authenticator {
+        request_header: RequestHeader::new(&settings.request_header),
         tokens,
         allow_anonymous: settings.anonymous_auth,
     };
