@@ -74,6 +74,7 @@ pub async fn run(settings: Settings) -> Result<(), StartError> {
     .await?;
     crd_engine::install(&server);
     crate::apiservices::install(&server);
+    crate::extension_auth::spawn(&server, &pki, &settings.request_header);
     let authenticator = Authenticator {
         request_header: RequestHeader::new(&settings.request_header),
         tokens,
