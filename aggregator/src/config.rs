@@ -67,6 +67,65 @@ pub struct RawConfig {
     #[arg(long, value_name = "FILE")]
     pub token_auth_file: Option<PathBuf>,
 
+    /// The client certificate (PEM) this server presents to aggregated API
+    /// servers when it proxies to them. Without it one is generated under
+    /// DATA_DIR/pki, signed by a generated front-proxy CA.
+    #[arg(long, value_name = "FILE")]
+    pub proxy_client_cert_file: Option<PathBuf>,
+
+    /// The private key of --proxy-client-cert-file (PEM).
+    #[arg(long, value_name = "FILE")]
+    pub proxy_client_key_file: Option<PathBuf>,
+
+    /// Certificate authorities (PEM bundle) of front proxies: a client
+    /// certificate they signed may name the user in the
+    /// --requestheader-username-headers. Without it, the generated
+    /// front-proxy CA.
+    #[arg(long, value_name = "FILE")]
+    pub requestheader_client_ca_file: Option<PathBuf>,
+
+    /// Client certificate common names allowed to act as a front proxy
+    /// (comma separated; empty allows any name the CA signed)
+    /// [default: front-proxy-client without --requestheader-client-ca-file,
+    /// else empty].
+    #[arg(long, value_name = "NAMES", value_delimiter = ',')]
+    #[serde(default, deserialize_with = "list_or_comma_string")]
+    pub requestheader_allowed_names: Option<Vec<String>>,
+
+    /// Request headers to read the user name from, the first with a value
+    /// wins (comma separated) [default: X-Remote-User].
+    #[arg(long, value_name = "HEADERS", value_delimiter = ',')]
+    #[serde(default, deserialize_with = "list_or_comma_string")]
+    pub requestheader_username_headers: Option<Vec<String>>,
+
+    /// Request headers to read groups from, every value of each (comma
+    /// separated) [default: X-Remote-Group].
+    #[arg(long, value_name = "HEADERS", value_delimiter = ',')]
+    #[serde(default, deserialize_with = "list_or_comma_string")]
+    pub requestheader_group_headers: Option<Vec<String>>,
+
+    /// Request header prefixes whose headers carry extra user information,
+    /// the rest of the name being the key (comma separated)
+    /// [default: X-Remote-Extra-].
+    #[arg(long, value_name = "PREFIXES", value_delimiter = ',')]
+    #[serde(default, deserialize_with = "list_or_comma_string")]
+    pub requestheader_extra_headers_prefix: Option<Vec<String>>,
+
+    /// Request headers to read the user's UID from, the first with a value
+    /// wins (comma separated); none by default.
+    #[arg(long, value_name = "HEADERS", value_delimiter = ',')]
+    #[serde(default, deserialize_with = "list_or_comma_string")]
+    pub requestheader_uid_headers: Option<Vec<String>>,
+
+    /// Where CustomResourceDefinitions are served: `embedded` (here, the
+    /// default), `external` (by another process, registered with the
+    /// `v1.apiextensions.k8s.io` APIService; its CRD groups are then
+    /// registered here automatically) or `only` (this process is that
+    /// other process: it serves the CRD groups and nothing else, behind an
+    /// aggregator on the same etcd).
+    #[arg(long, value_name = "MODE")]
+    pub crd_engine: Option<CrdEngine>,
+
     /// The CIDR range(s) Service ClusterIPs come from, one per IP family
     /// [default: 10.96.0.0/12].
     #[arg(long, value_name = "CIDRS")]
@@ -107,8 +166,9 @@ pub struct RawConfig {
     pub data_dir: Option<PathBuf>,
 }
 
-/// upstream takes `--etcd-servers` as a comma-separated list; in YAML a
-/// list reads more naturally, so the file takes either.
+/// upstream takes `--etcd-servers` and the `--requestheader-*` lists as
+/// comma-separated lists; in YAML a list reads more naturally, so the file
+/// takes either.
 fn list_or_comma_string<'de, D>(deserializer: D) -> Result<Option<Vec<String>>, D::Error>
 where
     D: serde::Deserializer<'de>,
@@ -139,6 +199,27 @@ impl RawConfig {
             tls_private_key_file: self.tls_private_key_file.or(file.tls_private_key_file),
             client_ca_file: self.client_ca_file.or(file.client_ca_file),
             token_auth_file: self.token_auth_file.or(file.token_auth_file),
+            proxy_client_cert_file: self.proxy_client_cert_file.or(file.proxy_client_cert_file),
+            proxy_client_key_file: self.proxy_client_key_file.or(file.proxy_client_key_file),
+            requestheader_client_ca_file: self
+                .requestheader_client_ca_file
+                .or(file.requestheader_client_ca_file),
+            requestheader_allowed_names: self
+                .requestheader_allowed_names
+                .or(file.requestheader_allowed_names),
+            requestheader_username_headers: self
+                .requestheader_username_headers
+                .or(file.requestheader_username_headers),
+            requestheader_group_headers: self
+                .requestheader_group_headers
+                .or(file.requestheader_group_headers),
+            requestheader_extra_headers_prefix: self
+                .requestheader_extra_headers_prefix
+                .or(file.requestheader_extra_headers_prefix),
+            requestheader_uid_headers: self
+                .requestheader_uid_headers
+                .or(file.requestheader_uid_headers),
+            crd_engine: self.crd_engine.or(file.crd_engine),
             service_cluster_ip_range: self
                 .service_cluster_ip_range
                 .or(file.service_cluster_ip_range),
@@ -192,6 +273,35 @@ pub enum ServingCertificate {
     Files { cert: PathBuf, key: PathBuf },
 }
 
+/// Where the front-proxy client certificate comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ProxyClientCertificate {
+    /// Generated under DATA_DIR/pki, signed by the generated front-proxy CA.
+    Generated,
+    /// Given with --proxy-client-cert-file and --proxy-client-key-file.
+    Files { cert: PathBuf, key: PathBuf },
+}
+
+/// How front proxies name users in request headers (upstream's
+/// request-header authentication). Header names keep the spelling they
+/// were given in, as the `extension-apiserver-authentication` ConfigMap
+/// publishes them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequestHeaderSettings {
+    /// --requestheader-client-ca-file; `None` is the generated front-proxy CA.
+    pub client_ca_file: Option<PathBuf>,
+    /// Empty allows any common name the CA signed.
+    pub allowed_names: Vec<String>,
+    pub username_headers: Vec<String>,
+    pub uid_headers: Vec<String>,
+    pub group_headers: Vec<String>,
+    pub extra_headers_prefixes: Vec<String>,
+}
+
+/// The common name of the generated front-proxy client certificate (as
+/// kubeadm names it), allowed by default when the front-proxy CA is ours.
+pub const FRONT_PROXY_CLIENT: &str = "front-proxy-client";
+
 /// The validated configuration the server runs with.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Settings {
@@ -201,6 +311,9 @@ pub struct Settings {
     pub serving_certificate: ServingCertificate,
     pub client_ca_file: Option<PathBuf>,
     pub token_auth_file: Option<PathBuf>,
+    pub proxy_client_certificate: ProxyClientCertificate,
+    pub request_header: RequestHeaderSettings,
+    pub crd_engine: CrdEngine,
     pub service_cluster_ip_range: String,
     pub event_ttl: Duration,
     pub anonymous_auth: bool,
@@ -210,6 +323,19 @@ pub struct Settings {
     /// 0 is no limit, as upstream.
     pub max_mutating_requests_inflight: usize,
     pub data_dir: PathBuf,
+}
+
+/// Where CustomResourceDefinitions are served (`--crd-engine`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CrdEngine {
+    /// In this process, with everything else.
+    #[default]
+    Embedded,
+    /// In another process, behind this one's aggregator.
+    External,
+    /// This process serves only the CRD groups, behind another's aggregator.
+    Only,
 }
 
 /// Why the configuration cannot be used.
@@ -277,6 +403,54 @@ impl Settings {
                 ))
             }
         };
+        let proxy_client_certificate = match (raw.proxy_client_cert_file, raw.proxy_client_key_file)
+        {
+            (None, None) => ProxyClientCertificate::Generated,
+            (Some(cert), Some(key)) => ProxyClientCertificate::Files { cert, key },
+            (Some(_), None) => {
+                return Err(invalid(
+                    "proxy-client-key-file",
+                    "required with --proxy-client-cert-file",
+                ))
+            }
+            (None, Some(_)) => {
+                return Err(invalid(
+                    "proxy-client-cert-file",
+                    "required with --proxy-client-key-file",
+                ))
+            }
+        };
+        let allowed_names = match raw.requestheader_allowed_names {
+            Some(names) => non_empty(names),
+            None if raw.requestheader_client_ca_file.is_none() => {
+                vec![FRONT_PROXY_CLIENT.to_string()]
+            }
+            None => Vec::new(),
+        };
+        let request_header = RequestHeaderSettings {
+            client_ca_file: raw.requestheader_client_ca_file,
+            allowed_names,
+            username_headers: header_names(
+                "requestheader-username-headers",
+                raw.requestheader_username_headers,
+                "X-Remote-User",
+            )?,
+            uid_headers: header_names(
+                "requestheader-uid-headers",
+                raw.requestheader_uid_headers,
+                "",
+            )?,
+            group_headers: header_names(
+                "requestheader-group-headers",
+                raw.requestheader_group_headers,
+                "X-Remote-Group",
+            )?,
+            extra_headers_prefixes: header_names(
+                "requestheader-extra-headers-prefix",
+                raw.requestheader_extra_headers_prefix,
+                "X-Remote-Extra-",
+            )?,
+        };
         let service_cluster_ip_range = raw
             .service_cluster_ip_range
             .unwrap_or_else(|| "10.96.0.0/12".to_string());
@@ -294,6 +468,9 @@ impl Settings {
             serving_certificate,
             client_ca_file: raw.client_ca_file,
             token_auth_file: raw.token_auth_file,
+            proxy_client_certificate,
+            request_header,
+            crd_engine: raw.crd_engine.unwrap_or_default(),
             service_cluster_ip_range,
             event_ttl,
             anonymous_auth: raw.anonymous_auth.unwrap_or(false),
@@ -345,6 +522,36 @@ fn resolve_storage(
         return Err(invalid("etcd-prefix", "must start with /"));
     }
     Ok(StorageBackend::Etcd { endpoints, prefix })
+}
+
+/// The entries of a list flag, trimmed, without empty ones: an empty value
+/// (`--requestheader-allowed-names=`) is the empty list, as with upstream's
+/// list flags.
+fn non_empty(list: Vec<String>) -> Vec<String> {
+    list.into_iter()
+        .map(|entry| entry.trim().to_string())
+        .filter(|entry| !entry.is_empty())
+        .collect()
+}
+
+/// A list of header names (or name prefixes), `default` when unsaid (an
+/// empty `default` is the empty list). Each must be a valid header name.
+fn header_names(
+    flag: &'static str,
+    given: Option<Vec<String>>,
+    default: &str,
+) -> Result<Vec<String>, ConfigError> {
+    let names = match given {
+        Some(names) => non_empty(names),
+        None => non_empty(vec![default.to_string()]),
+    };
+    if let Some(bad) = names
+        .iter()
+        .find(|name| http::HeaderName::from_bytes(name.as_bytes()).is_err())
+    {
+        return Err(invalid(flag, format!("{bad:?} is not a valid header name")));
+    }
+    Ok(names)
 }
 
 /// upstream takes one CIDR, or two of different IP families (dual stack).
@@ -500,6 +707,12 @@ mod tests {
                 "service-cluster-ip-range",
             ),
             ("tls-cert-file: a.crt", "tls-private-key-file"),
+            ("proxy-client-cert-file: a.crt", "proxy-client-key-file"),
+            ("proxy-client-key-file: a.key", "proxy-client-cert-file"),
+            (
+                "requestheader-username-headers: X Remote",
+                "requestheader-username-headers",
+            ),
             ("etcd-servers: [a:2379]", "etcd-servers"),
         ];
         for (yaml, flag) in cases {
@@ -514,5 +727,86 @@ mod tests {
     fn dual_stack_service_ranges_are_accepted() {
         let raw = file("service-cluster-ip-range: 10.96.0.0/12,fd00::/108");
         assert!(Settings::resolve(raw).is_ok());
+    }
+
+    #[test]
+    fn request_header_defaults_trust_the_generated_front_proxy() {
+        let settings = Settings::resolve(RawConfig::default()).expect("defaults resolve");
+        assert_eq!(
+            settings.proxy_client_certificate,
+            ProxyClientCertificate::Generated
+        );
+        let header = settings.request_header;
+        assert_eq!(header.client_ca_file, None);
+        assert_eq!(header.allowed_names, ["front-proxy-client"]);
+        assert_eq!(header.username_headers, ["X-Remote-User"]);
+        assert_eq!(header.group_headers, ["X-Remote-Group"]);
+        assert_eq!(header.extra_headers_prefixes, ["X-Remote-Extra-"]);
+        assert!(header.uid_headers.is_empty());
+    }
+
+    #[test]
+    fn a_given_requestheader_ca_allows_any_name_unless_names_are_given() {
+        let given = Settings::resolve(file("requestheader-client-ca-file: proxy-ca.crt"))
+            .expect("resolves");
+        assert_eq!(
+            given.request_header.client_ca_file,
+            Some(PathBuf::from("proxy-ca.crt"))
+        );
+        assert!(given.request_header.allowed_names.is_empty());
+
+        let raw = flags(&[
+            "--requestheader-client-ca-file=proxy-ca.crt",
+            "--requestheader-allowed-names=a, b",
+        ]);
+        let named = Settings::resolve(raw).expect("resolves");
+        assert_eq!(named.request_header.allowed_names, ["a", "b"]);
+
+        let raw = flags(&["--requestheader-allowed-names="]);
+        let any = Settings::resolve(raw).expect("resolves");
+        assert!(any.request_header.allowed_names.is_empty());
+    }
+
+    #[test]
+    fn request_header_lists_take_commas_in_flags_and_either_form_in_the_file() {
+        let raw = flags(&[
+            "--requestheader-username-headers=X-User,X-Login",
+            "--requestheader-uid-headers=X-Remote-Uid",
+        ])
+        .over(file(
+            "requestheader-group-headers: [X-Groups, X-Teams]\nrequestheader-extra-headers-prefix: X-A-,X-B-\nrequestheader-username-headers: X-Ignored\n",
+        ));
+        let header = Settings::resolve(raw).expect("resolves").request_header;
+        assert_eq!(header.username_headers, ["X-User", "X-Login"]);
+        assert_eq!(header.uid_headers, ["X-Remote-Uid"]);
+        assert_eq!(header.group_headers, ["X-Groups", "X-Teams"]);
+        assert_eq!(header.extra_headers_prefixes, ["X-A-", "X-B-"]);
+    }
+
+    #[test]
+    fn a_repeated_list_flag_adds_up_as_upstreams_do() {
+        let raw = flags(&[
+            "--requestheader-username-headers=X-A",
+            "--requestheader-username-headers=X-B,X-C",
+        ]);
+        let header = Settings::resolve(raw).expect("resolves").request_header;
+        assert_eq!(header.username_headers, ["X-A", "X-B", "X-C"]);
+    }
+
+    #[test]
+    fn proxy_client_files_come_together() {
+        let raw = flags(&[
+            "--proxy-client-cert-file=p.crt",
+            "--proxy-client-key-file=p.key",
+        ]);
+        assert_eq!(
+            Settings::resolve(raw)
+                .expect("resolves")
+                .proxy_client_certificate,
+            ProxyClientCertificate::Files {
+                cert: PathBuf::from("p.crt"),
+                key: PathBuf::from("p.key")
+            }
+        );
     }
 }

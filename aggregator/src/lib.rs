@@ -10,6 +10,7 @@
 pub mod apiservices;
 pub mod config;
 pub mod duration;
+pub mod extension_auth;
 pub mod filters;
 pub mod listener;
 pub mod pki;

@@ -5,7 +5,6 @@
 
 use std::future::Future;
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::time::Duration;
 
 use http::Request;
@@ -19,7 +18,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio_rustls::TlsAcceptor;
 
 use crate::filters::Chain;
-use crate::tls::ClientCertificate;
+use crate::tls::{ClientCertificate, ClientTrust, ServerTls};
 
 /// A client that has not finished its handshake by then is dropped, so
 /// idle sockets cannot pile up.
@@ -37,18 +36,20 @@ const MAX_CONCURRENT_STREAMS: u32 = 1000;
 #[derive(Debug, Clone)]
 pub struct ConnectionInfo {
     pub remote: SocketAddr,
-    /// The verified client certificate's subject, when one was sent.
+    /// The client certificate's subject and the CAs it chains to, when one
+    /// was sent.
     pub client_certificate: Option<ClientCertificate>,
 }
 
 /// Serves `listener` until `shutdown` completes, then drains.
 pub async fn serve(
     listener: TcpListener,
-    tls: Arc<rustls::ServerConfig>,
+    tls: ServerTls,
     chain: Chain,
     shutdown: impl Future<Output = ()>,
 ) {
-    let acceptor = TlsAcceptor::from(tls);
+    let acceptor = TlsAcceptor::from(tls.config);
+    let trust = tls.client_trust;
     let mut builder = auto::Builder::new(TokioExecutor::new());
     builder.http1().timer(TokioTimer::new());
     builder
@@ -65,6 +66,7 @@ pub async fn serve(
                         stream,
                         remote,
                         acceptor.clone(),
+                        trust.clone(),
                         builder.clone(),
                         chain.clone(),
                         graceful.watcher(),
@@ -97,6 +99,7 @@ async fn serve_connection(
     stream: TcpStream,
     remote: SocketAddr,
     acceptor: TlsAcceptor,
+    trust: ClientTrust,
     builder: auto::Builder<TokioExecutor>,
     chain: Chain,
     watcher: Watcher,
@@ -124,7 +127,7 @@ async fn serve_connection(
             .get_ref()
             .1
             .peer_certificates()
-            .and_then(ClientCertificate::from_verified_chain),
+            .and_then(|chain| trust.certificate(chain)),
     };
     let service = tower::ServiceBuilder::new()
         .map_request(move |mut request: Request<Incoming>| {

@@ -8,7 +8,16 @@
 //!   127.0.0.1, ::1, localhost, the in-cluster `kubernetes` names and the
 //!   bind address (skipped when --tls-cert-file is given);
 //! - `admin.crt`/`admin.key`: a client certificate for `kubernetes-admin`
-//!   in `system:masters`, as kubeadm's admin.conf has.
+//!   in `system:masters`, as kubeadm's admin.conf has;
+//! - `front-proxy-ca.crt`/`front-proxy-ca.key`: a second CA, for front
+//!   proxies only, kept apart from `ca.crt` as kubeadm keeps it: what it
+//!   signs may name users in request headers but is never a user itself
+//!   (skipped when both --proxy-client-cert-file and
+//!   --requestheader-client-ca-file are given);
+//! - `front-proxy-client.crt`/`front-proxy-client.key`: the client
+//!   certificate (CN `front-proxy-client`) this server presents to
+//!   aggregated API servers, signed by the front-proxy CA (skipped when
+//!   --proxy-client-cert-file is given).
 //!
 //! Later starts read the same files, so clients keep trusting the server
 //! across restarts. A leaf is reissued (by the same CA) only when it no
@@ -30,7 +39,7 @@ use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 use time::OffsetDateTime;
 
-use crate::config::{ServingCertificate, Settings};
+use crate::config::{ProxyClientCertificate, ServingCertificate, Settings, FRONT_PROXY_CLIENT};
 
 /// The user and group of the generated admin certificate (kubeadm's names;
 /// `system:masters` is the group upstream never rate-limits or denies).
@@ -47,13 +56,24 @@ const RENEW_BEFORE: time::Duration = time::Duration::days(30);
 /// little behind still accepts them.
 const CLOCK_SKEW: time::Duration = time::Duration::hours(1);
 
-/// What the TLS listener needs from the PKI.
+/// What the TLS listener, the front-proxy client and the published
+/// authentication ConfigMap need from the PKI.
 pub struct Pki {
-    /// Our CA in PEM; client certificates it signed are accepted.
+    /// Our CA in PEM (`ca.crt`).
     pub ca_pem: String,
+    /// The CAs whose client certificates name their holder (x509
+    /// authentication), in PEM: our CA, then those of --client-ca-file.
+    pub client_ca_pem: String,
     /// The serving certificate chain, leaf first.
     pub serving_chain: Vec<CertificateDer<'static>>,
     pub serving_key: PrivateKeyDer<'static>,
+    /// The client certificate chain (leaf first) presented to aggregated
+    /// API servers: --proxy-client-cert-file, else `front-proxy-client.crt`.
+    pub proxy_client_chain: Vec<CertificateDer<'static>>,
+    pub proxy_client_key: PrivateKeyDer<'static>,
+    /// The CAs of front proxies (request-header authentication), in PEM:
+    /// --requestheader-client-ca-file, else `front-proxy-ca.crt`.
+    pub requestheader_ca_pem: String,
 }
 
 /// What can go wrong creating or reading the PKI files.
@@ -101,8 +121,8 @@ pub fn ensure(settings: &Settings) -> Result<Pki, PkiError> {
         .create(&dir)
         .map_err(io_error(&dir))?;
 
-    let ca = CaFiles::load_or_create(&dir)?;
-    let issuer = Issuer::from_ca_cert_pem(&ca.cert_pem, KeyPair::from_pem(&ca.key_pem)?)?;
+    let ca = CaFiles::load_or_create(&dir, "ca", || ca_params("kube-apiserver-ca"))?;
+    let issuer = ca.issuer()?;
     let admin = LeafFiles::new(&dir, "admin");
     let admin_pems = admin.load_or_issue(&issuer, ca.is_new, &[], admin_params)?;
 
@@ -140,11 +160,69 @@ pub fn ensure(settings: &Settings) -> Result<Pki, PkiError> {
     )?;
     write_private(&settings.admin_kubeconfig(), kubeconfig.as_bytes())?;
 
+    let mut client_ca_pem = ca.cert_pem.clone();
+    if let Some(path) = &settings.client_ca_file {
+        client_ca_pem.push_str(&pem_bundle(&read_certificates(path)?));
+    }
+    let front_proxy = front_proxy(settings, &dir)?;
     Ok(Pki {
         ca_pem: ca.cert_pem,
+        client_ca_pem,
         serving_chain,
         serving_key,
+        proxy_client_chain: front_proxy.client_chain,
+        proxy_client_key: front_proxy.client_key,
+        requestheader_ca_pem: front_proxy.ca_pem,
     })
+}
+
+/// The front-proxy side of the PKI: what this server presents as a front
+/// proxy, and what it trusts front proxies by.
+struct FrontProxy {
+    client_chain: Vec<CertificateDer<'static>>,
+    client_key: PrivateKeyDer<'static>,
+    ca_pem: String,
+}
+
+/// Reads the given front-proxy files, generating the front-proxy CA and
+/// client certificate for whatever was not given.
+fn front_proxy(settings: &Settings, dir: &Path) -> Result<FrontProxy, PkiError> {
+    // Loaded on first need: with both files given there is no front-proxy CA.
+    let mut generated_ca = None;
+    let (client_chain, client_key) = match &settings.proxy_client_certificate {
+        ProxyClientCertificate::Files { cert, key } => (
+            read_certificates(cert)?,
+            parse_key(key, &std::fs::read(key).map_err(io_error(key))?)?,
+        ),
+        ProxyClientCertificate::Generated => {
+            let ca = front_proxy_ca(&mut generated_ca, dir)?;
+            let client = LeafFiles::new(dir, "front-proxy-client");
+            let (cert_pem, key_pem) =
+                client.load_or_issue(&ca.issuer()?, ca.is_new, &[], front_proxy_client_params)?;
+            (
+                parse_chain(&client.cert, cert_pem.as_bytes())?,
+                parse_key(&client.key, key_pem.as_bytes())?,
+            )
+        }
+    };
+    let ca_pem = match &settings.request_header.client_ca_file {
+        Some(path) => pem_bundle(&read_certificates(path)?),
+        None => front_proxy_ca(&mut generated_ca, dir)?.cert_pem.clone(),
+    };
+    Ok(FrontProxy {
+        client_chain,
+        client_key,
+        ca_pem,
+    })
+}
+
+/// The front-proxy CA, loaded (or generated) into `slot` on first use.
+fn front_proxy_ca<'a>(slot: &'a mut Option<CaFiles>, dir: &Path) -> Result<&'a CaFiles, PkiError> {
+    let ca = match slot.take() {
+        Some(ca) => ca,
+        None => CaFiles::load_or_create(dir, "front-proxy-ca", || ca_params("front-proxy-ca"))?,
+    };
+    Ok(slot.insert(ca))
 }
 
 /// The CA's files; `is_new` when this start generated them, so every leaf
@@ -156,9 +234,15 @@ struct CaFiles {
 }
 
 impl CaFiles {
-    fn load_or_create(dir: &Path) -> Result<CaFiles, PkiError> {
-        let cert_path = dir.join("ca.crt");
-        let key_path = dir.join("ca.key");
+    /// `NAME.crt`/`NAME.key` under `dir`, generated from `params` when
+    /// neither exists.
+    fn load_or_create(
+        dir: &Path,
+        name: &str,
+        params: impl FnOnce() -> CertificateParams,
+    ) -> Result<CaFiles, PkiError> {
+        let cert_path = dir.join(format!("{name}.crt"));
+        let key_path = dir.join(format!("{name}.key"));
         match (read_if_exists(&cert_path)?, read_if_exists(&key_path)?) {
             (Some(cert_pem), Some(key_pem)) => Ok(CaFiles {
                 cert_pem,
@@ -167,11 +251,11 @@ impl CaFiles {
             }),
             (None, None) => {
                 let key = KeyPair::generate()?;
-                let cert = ca_params().self_signed(&key)?;
+                let cert = params().self_signed(&key)?;
                 let (cert_pem, key_pem) = (cert.pem(), key.serialize_pem());
                 write_private(&key_path, key_pem.as_bytes())?;
                 write_private(&cert_path, cert_pem.as_bytes())?;
-                tracing::info!(dir = %dir.display(), "generated a new certificate authority");
+                tracing::info!(cert = %cert_path.display(), "generated a new certificate authority");
                 Ok(CaFiles {
                     cert_pem,
                     key_pem,
@@ -180,9 +264,20 @@ impl CaFiles {
             }
             // Regenerating one half would silently invalidate every client
             // that trusts the CA; better to stop and let a person decide.
-            (Some(_), None) => Err(bad_file(&key_path, "missing, though ca.crt exists")),
-            (None, Some(_)) => Err(bad_file(&cert_path, "missing, though ca.key exists")),
+            (Some(_), None) => Err(bad_file(
+                &key_path,
+                format!("missing, though {name}.crt exists"),
+            )),
+            (None, Some(_)) => Err(bad_file(
+                &cert_path,
+                format!("missing, though {name}.key exists"),
+            )),
         }
+    }
+
+    fn issuer(&self) -> Result<Issuer<'static, KeyPair>, PkiError> {
+        let key = KeyPair::from_pem(&self.key_pem)?;
+        Ok(Issuer::from_ca_cert_pem(&self.cert_pem, key)?)
     }
 }
 
@@ -267,16 +362,13 @@ fn validity(params: &mut CertificateParams, lifetime: time::Duration) {
     params.not_after = now + lifetime;
 }
 
-fn ca_params() -> CertificateParams {
+fn ca_params(common_name: &str) -> CertificateParams {
     let mut params = CertificateParams::default();
     let mut name = DistinguishedName::new();
     // A timestamp in the name tells CAs of different data dirs apart in
     // a client's error messages, as upstream's self-signed CAs do.
     let name_suffix = OffsetDateTime::now_utc().unix_timestamp();
-    name.push(
-        DnType::CommonName,
-        format!("kube-apiserver-ca@{name_suffix}"),
-    );
+    name.push(DnType::CommonName, format!("{common_name}@{name_suffix}"));
     params.distinguished_name = name;
     params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
     params.key_usages = vec![
@@ -331,6 +423,20 @@ fn admin_params() -> CertificateParams {
     let mut name = DistinguishedName::new();
     name.push(DnType::CommonName, ADMIN_USER);
     name.push(DnType::OrganizationName, ADMIN_GROUP);
+    params.distinguished_name = name;
+    params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+    params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
+    params.use_authority_key_identifier_extension = true;
+    validity(&mut params, LEAF_LIFETIME);
+    params
+}
+
+/// kubeadm's front-proxy client: a name and nothing else (no groups), for
+/// client authentication only.
+fn front_proxy_client_params() -> CertificateParams {
+    let mut params = CertificateParams::default();
+    let mut name = DistinguishedName::new();
+    name.push(DnType::CommonName, FRONT_PROXY_CLIENT);
     params.distinguished_name = name;
     params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
     params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
@@ -425,6 +531,12 @@ fn parse_key(path: &Path, pem: &[u8]) -> Result<PrivateKeyDer<'static>, PkiError
         .map_err(|e| bad_file(path, format!("reading a PEM private key: {e}")))
 }
 
+/// Certificates in PEM, one block after another, in the layout Go writes
+/// (64-column base64, `\n` line ends).
+pub fn pem_bundle(certificates: &[CertificateDer<'_>]) -> String {
+    certificates.iter().map(der_to_pem).collect()
+}
+
 fn der_to_pem(der: &CertificateDer<'_>) -> String {
     let body = base64::engine::general_purpose::STANDARD.encode(der.as_ref());
     let mut pem = String::from("-----BEGIN CERTIFICATE-----\n");
@@ -486,5 +598,45 @@ mod tests {
             kubeconfig_server("::1".parse().expect("ip"), 1),
             "https://[::1]:1"
         );
+    }
+
+    #[test]
+    fn the_front_proxy_gets_its_own_ca_and_client_certificate() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let first = ensure(&settings(dir.path(), "127.0.0.1")).expect("first start");
+        let ca = std::fs::read_to_string(dir.path().join("pki/front-proxy-ca.crt")).expect("CA");
+        assert_eq!(first.requestheader_ca_pem, ca);
+        assert_ne!(first.requestheader_ca_pem, first.ca_pem);
+        assert!(dir.path().join("pki/front-proxy-ca.key").exists());
+        let client = read_certificates(&dir.path().join("pki/front-proxy-client.crt"))
+            .expect("client certificate");
+        assert_eq!(first.proxy_client_chain, client);
+        assert!(dir.path().join("pki/front-proxy-client.key").exists());
+
+        let second = ensure(&settings(dir.path(), "127.0.0.1")).expect("second start");
+        assert_eq!(second.requestheader_ca_pem, first.requestheader_ca_pem);
+        assert_eq!(second.proxy_client_chain, first.proxy_client_chain);
+    }
+
+    #[test]
+    fn given_front_proxy_files_generate_nothing() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let generated = ensure(&settings(dir.path(), "127.0.0.1")).expect("first start");
+        let elsewhere = tempfile::tempdir().expect("temp dir");
+        let pki = dir.path().join("pki");
+        let given = Settings::resolve(RawConfig {
+            data_dir: Some(elsewhere.path().to_owned()),
+            proxy_client_cert_file: Some(pki.join("front-proxy-client.crt")),
+            proxy_client_key_file: Some(pki.join("front-proxy-client.key")),
+            requestheader_client_ca_file: Some(pki.join("front-proxy-ca.crt")),
+            ..RawConfig::default()
+        })
+        .expect("settings");
+        let loaded = ensure(&given).expect("start with given files");
+        assert_eq!(loaded.proxy_client_chain, generated.proxy_client_chain);
+        let ca = read_certificates(&pki.join("front-proxy-ca.crt")).expect("CA");
+        assert_eq!(loaded.requestheader_ca_pem, pem_bundle(&ca));
+        assert!(!elsewhere.path().join("pki/front-proxy-ca.crt").exists());
+        assert!(!elsewhere.path().join("pki/front-proxy-client.crt").exists());
     }
 }

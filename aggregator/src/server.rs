@@ -12,10 +12,11 @@ use apiserver::storage::{Store, StoreError};
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
-use crate::config::{Settings, StorageBackend};
-use crate::filters::authentication::Authenticator;
+use crate::config::{CrdEngine, Settings, StorageBackend};
+use crate::filters::authentication::{Authenticator, RequestHeader};
 use crate::filters::token_file::{TokenFile, TokenFileError};
 use crate::pki::PkiError;
+use crate::proxy::Aggregator;
 use crate::tls::TlsError;
 use crate::{filters, listener, pki, tls};
 
@@ -58,7 +59,7 @@ pub async fn run(settings: Settings) -> Result<(), StartError> {
     };
     let pki = pki.await??;
     let store: Arc<dyn Store> = store.await??;
-    let tls = tls::server_config(&pki, settings.client_ca_file.as_deref())?;
+    let tls = tls::server_config(&pki)?;
 
     let storage_prefix = match &settings.storage {
         StorageBackend::Etcd { prefix, .. } => prefix.clone(),
@@ -72,13 +73,33 @@ pub async fn run(settings: Settings) -> Result<(), StartError> {
         advertise_address: SocketAddr::new(settings.bind_address, settings.secure_port).to_string(),
     })
     .await?;
-    crd_engine::install(&server);
-    crate::apiservices::install(&server);
+    if settings.crd_engine != CrdEngine::External {
+        crd_engine::install(&server);
+    }
+    if settings.crd_engine != CrdEngine::Only {
+        // A CRD-only process reads the APIServices of the aggregator in
+        // front of it (same etcd) and must neither serve nor change them.
+        crate::apiservices::install(&server);
+    }
+    crate::extension_auth::spawn(&server, &pki, &settings.request_header);
     let authenticator = Authenticator {
+        request_header: RequestHeader::new(&settings.request_header),
         tokens,
         allow_anonymous: settings.anonymous_auth,
     };
-    let front = crate::proxy::Aggregator::new(server, None);
+    let identity = crate::proxy::ClientIdentity {
+        chain: pki.proxy_client_chain.clone(),
+        key: pki.proxy_client_key.clone_key(),
+    };
+    let front = match settings.crd_engine {
+        CrdEngine::Only => Aggregator::crds_only(server),
+        CrdEngine::Embedded => Aggregator::new(server, Some(identity)),
+        CrdEngine::External => {
+            let front = Aggregator::new(server.clone(), Some(identity));
+            crate::apiservices::crd_registration::spawn(server, front.remotes().clone());
+            front
+        }
+    };
     let chain = filters::chain(front, &settings, authenticator);
 
     let address = SocketAddr::new(settings.bind_address, settings.secure_port);

@@ -1,4 +1,4 @@
-//! The generated PKI survives a restart: same CA, same certificates, and
+//! The generated PKI survives a restart: same CAs, same certificates, and
 //! the kubeconfig written on first start keeps working.
 
 use blackbox_tests::{Credentials, TestServer};
@@ -13,6 +13,10 @@ async fn restart_keeps_the_same_ca_and_certificates() {
         "apiserver.key",
         "admin.crt",
         "admin.key",
+        "front-proxy-ca.crt",
+        "front-proxy-ca.key",
+        "front-proxy-client.crt",
+        "front-proxy-client.key",
     ];
     let read_all = |server: &TestServer| -> Vec<Vec<u8>> {
         files
@@ -30,11 +34,12 @@ async fn restart_keeps_the_same_ca_and_certificates() {
     assert_eq!(kubeconfig_after, kubeconfig_before);
     let response = server.get("/api", Credentials::Admin).await;
     assert_ne!(response.status, 401);
+    // Two CAs on the first start (ours and the front proxy's), none after.
     assert_eq!(
         server
             .log()
             .matches("generated a new certificate authority")
             .count(),
-        1
+        2
     );
 }

@@ -14,9 +14,7 @@ use apiserver::server::ApiServer;
 use apiserver::storage::StoreError;
 use serde_json::{json, Value};
 
-use super::{is_available, GROUP, PLURAL};
-
-const AUTOMANAGED: &str = "kube-aggregator.kubernetes.io/automanaged";
+use super::{ignore_races, is_available, AUTOMANAGED, GROUP, PLURAL};
 
 /// Upstream's priorities of the built-in group/versions served here:
 /// (group, version, groupPriorityMinimum, versionPriority).
@@ -126,14 +124,6 @@ async fn sync(ctx: &Context) -> Result<(), ApiError> {
         }
     }
     Ok(())
-}
-
-/// A lost race means someone else wrote; the next change brings a new pass.
-fn ignore_races(result: Result<(), StoreError>) -> Result<(), ApiError> {
-    match result {
-        Ok(()) | Err(StoreError::Conflict { .. }) | Err(StoreError::NotFound { .. }) => Ok(()),
-        Err(e) => Err(e.into()),
-    }
 }
 
 /// name -> (spec, automanaged label) of every local APIService wanted.

@@ -6,19 +6,25 @@
 //! Not built yet: APIServices with a `service` are stored and validated but
 //! nothing is proxied to them, and no availability check runs for them.
 
+pub mod crd_registration;
 mod local;
 mod validation;
 
 use std::sync::Arc;
 
+use apiserver::error::ApiError;
 use apiserver::resource::{age_cell, Column, ResourceDescriptor, Strategy, AGE_COLUMN, ALL_VERBS};
 use apiserver::server::ApiServer;
+use apiserver::storage::StoreError;
 use apiserver::validation::FieldError;
 use serde_json::{json, Value};
 
 pub const GROUP: &str = "apiregistration.k8s.io";
 pub const VERSION: &str = "v1";
 pub const PLURAL: &str = "apiservices";
+
+/// The label on APIServices the aggregator keeps itself.
+const AUTOMANAGED: &str = "kube-aggregator.kubernetes.io/automanaged";
 
 /// Serves APIServices and starts the local-APIService controller.
 pub fn install(server: &ApiServer) {
@@ -79,6 +85,14 @@ impl Strategy for ApiServiceStrategy {
             json!(available_cell(object)),
             age_cell(object),
         ]
+    }
+}
+
+/// A lost race means someone else wrote; the next change brings a new pass.
+fn ignore_races(result: Result<(), StoreError>) -> Result<(), ApiError> {
+    match result {
+        Ok(()) | Err(StoreError::Conflict { .. }) | Err(StoreError::NotFound { .. }) => Ok(()),
+        Err(e) => Err(e.into()),
     }
 }
 

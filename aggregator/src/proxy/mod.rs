@@ -24,6 +24,8 @@ pub struct Aggregator {
     server: ApiServer,
     remotes: Arc<Remotes>,
     openapi_v2: Arc<openapi::MergedV2>,
+    /// `--crd-engine=only`: nothing but the CRD groups is served.
+    crds_only: bool,
 }
 
 impl Aggregator {
@@ -35,6 +37,21 @@ impl Aggregator {
             server,
             remotes,
             openapi_v2: Arc::default(),
+            crds_only: false,
+        }
+    }
+
+    /// The front of a process that serves only CRDs and their groups, as
+    /// an aggregated API server behind another's aggregator: it proxies
+    /// nothing (the APIServices it could read are the other's) and answers
+    /// 404 for every other group, as upstream's apiextensions-apiserver
+    /// does.
+    pub fn crds_only(server: ApiServer) -> Aggregator {
+        Aggregator {
+            server,
+            remotes: Arc::new(Remotes::empty()),
+            openapi_v2: Arc::default(),
+            crds_only: true,
         }
     }
 
@@ -46,6 +63,9 @@ impl Aggregator {
     pub async fn handle(&self, request: http::Request<Incoming>) -> http::Response<Body> {
         let index = self.remotes.current();
         let path = request.uri().path();
+        if self.crds_only && !self.serves_path(path) {
+            return apiserver::server::error_response(&apiserver::error::ApiError::UnknownPath);
+        }
         if let Some((group, version)) = group_version(path) {
             if let Some(remote) = index.remote(group, version) {
                 let remote = remote.clone();
@@ -105,6 +125,31 @@ impl Aggregator {
         })
     }
 
+    /// Whether a `--crd-engine=only` process serves `path`: its CRD groups,
+    /// and what every server has (health, version, OpenAPI).
+    fn serves_path(&self, path: &str) -> bool {
+        match path.strip_prefix("/apis") {
+            Some("" | "/") => true,
+            Some(rest) => rest
+                .strip_prefix('/')
+                .and_then(|rest| rest.split('/').next())
+                .is_some_and(|group| self.serves_group(group)),
+            None => !(path == "/api" || path.starts_with("/api/")),
+        }
+    }
+
+    /// Whether a group is served, in `--crd-engine=only` terms.
+    fn serves_group(&self, group: &str) -> bool {
+        if !self.crds_only || group == crd_engine::definition::GROUP {
+            return true;
+        }
+        let snapshot = self.server.registry().snapshot();
+        snapshot
+            .resources()
+            .iter()
+            .any(|r| r.group == group && r.strategy.openapi_schema().is_some())
+    }
+
     /// `/apis` always (its order is the APIServices'), `/apis/<group>`
     /// when the group has a remote version.
     fn discovery(
@@ -119,14 +164,22 @@ impl Aggregator {
                 .headers()
                 .get(http::header::ACCEPT)
                 .and_then(|v| v.to_str().ok());
-            if apiserver::discovery::wants_aggregated(accept) {
+            let (mut body, content_type, list) = if apiserver::discovery::wants_aggregated(accept) {
                 let body = discovery::aggregated(&snapshot, index);
-                return Some(json(&body, apiserver::discovery::AGGREGATED_V2));
+                (body, apiserver::discovery::AGGREGATED_V2, "items")
+            } else {
+                let body = discovery::group_list(&snapshot, index);
+                (body, "application/json", "groups")
+            };
+            if self.crds_only {
+                if let Some(groups) = body[list].as_array_mut() {
+                    groups.retain(|g| {
+                        let name = g["name"].as_str().or(g["metadata"]["name"].as_str());
+                        self.serves_group(name.unwrap_or_default())
+                    });
+                }
             }
-            return Some(json(
-                &discovery::group_list(&snapshot, index),
-                "application/json",
-            ));
+            return Some(json(&body, content_type));
         }
         let group = path.strip_prefix("/apis/").filter(|g| !g.contains('/'))?;
         if !index.has_remote_group(group) {

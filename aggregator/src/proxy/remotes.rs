@@ -44,6 +44,11 @@ pub struct Remote {
 }
 
 impl Remote {
+    /// The APIService's spec.
+    pub fn spec(&self) -> &Value {
+        &self.spec
+    }
+
     pub fn is_available(&self) -> bool {
         self.available.load(Ordering::Relaxed)
     }
@@ -102,6 +107,15 @@ impl Remotes {
         self.index.read().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
+    /// An index that stays empty (nothing is followed).
+    pub fn empty() -> Remotes {
+        Remotes {
+            index: RwLock::new(Arc::new(Index::default())),
+            identity: None,
+            rebuilt: tokio::sync::watch::Sender::new(0),
+        }
+    }
+
     /// Changes with every rebuild.
     pub fn changes(&self) -> tokio::sync::watch::Receiver<u64> {
         self.rebuilt.subscribe()
@@ -110,9 +124,8 @@ impl Remotes {
     /// Starts following the APIServices of `server`.
     pub fn follow(server: &ApiServer, identity: Option<ClientIdentity>) -> Arc<Remotes> {
         let remotes = Arc::new(Remotes {
-            index: RwLock::new(Arc::new(Index::default())),
             identity: identity.map(Arc::new),
-            rebuilt: tokio::sync::watch::Sender::new(0),
+            ..Remotes::empty()
         });
         let following = remotes.clone();
         let server = server.clone();
