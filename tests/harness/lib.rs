@@ -25,7 +25,7 @@ use tempfile::TempDir;
 
 pub use backend::{Backend, Cluster};
 pub use etcd::TestEtcd;
-pub use raw::{Credentials, Protocol, RawRequest, RawResponse, RawStream, StreamItem};
+pub use raw::{Credentials, Endpoint, Protocol, RawRequest, RawResponse, RawStream, StreamItem};
 
 /// How long a start may take before the test fails. The server's own
 /// target is far lower; this only has to survive a loaded CI machine.
@@ -255,7 +255,13 @@ impl TestServer {
     /// Sends one raw HTTPS request; `Err` when no HTTP response came back
     /// (for example a refused TLS handshake).
     pub async fn send(&self, request: RawRequest) -> Result<RawResponse, String> {
-        raw::send(self, request).await
+        Endpoint::of(self)?.send(request).await
+    }
+
+    /// Where raw requests to this server go, with its CA and admin
+    /// certificate; also for raw TLS connections ([`Endpoint::connect`]).
+    pub fn endpoint(&self) -> Endpoint {
+        Endpoint::of(self).unwrap_or_else(|e| panic!("the server's PKI: {e}"))
     }
 
     /// GET `path` with the given credentials, HTTP/2 or HTTP/1.1 as
@@ -279,7 +285,8 @@ impl TestServer {
     /// arrives, with the body left streaming (for watches).
     pub async fn stream(&self, request: RawRequest) -> RawStream {
         let what = format!("{} {}", request.method, request.path);
-        raw::stream(self, request)
+        self.endpoint()
+            .stream(request)
             .await
             .unwrap_or_else(|e| panic!("{what}: {e}\nserver log:\n{}", self.log()))
     }

@@ -11,6 +11,7 @@ use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 use rustls::{ClientConfig, RootCertStore};
 use tokio::net::TcpStream;
+use tokio_rustls::client::TlsStream;
 use tokio_rustls::TlsConnector;
 
 use crate::TestServer;
@@ -143,69 +144,167 @@ impl RawResponse {
     }
 }
 
-fn client_config(
-    server: &TestServer,
-    credentials: &Credentials,
-    protocol: Protocol,
-) -> Result<ClientConfig, String> {
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let mut roots = RootCertStore::empty();
-    let ca_path = server.pki_file("ca.crt");
-    for ca in CertificateDer::pem_file_iter(&ca_path).map_err(|e| format!("{ca_path:?}: {e}"))? {
-        roots
-            .add(ca.map_err(|e| e.to_string())?)
-            .map_err(|e| e.to_string())?;
+/// Where raw requests go: an HTTPS address on loopback, the CA its serving
+/// certificate chains to, and the client certificate
+/// [`Credentials::Admin`] stands for there, if any. A [`TestServer`]'s comes
+/// from [`TestServer::endpoint`]; tests make their own for other servers
+/// (an aggregated API server, a webhook).
+#[derive(Debug, Clone)]
+pub struct Endpoint {
+    address: String,
+    ca_pem: String,
+    admin: Option<(String, String)>,
+}
+
+impl Endpoint {
+    /// `address` is `host:port`; the serving certificate must be valid for
+    /// 127.0.0.1 and signed by `ca_pem`.
+    pub fn new(address: &str, ca_pem: &str) -> Endpoint {
+        Endpoint {
+            address: address.to_string(),
+            ca_pem: ca_pem.to_string(),
+            admin: None,
+        }
     }
-    let builder = ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(|e| e.to_string())?
-        .with_root_certificates(roots);
-    let (cert_pem, key_pem) = match credentials {
-        Credentials::Admin => (
-            std::fs::read_to_string(server.pki_file("admin.crt")).map_err(|e| e.to_string())?,
-            std::fs::read_to_string(server.pki_file("admin.key")).map_err(|e| e.to_string())?,
-        ),
-        Credentials::Certificate { cert_pem, key_pem } => (cert_pem.clone(), key_pem.clone()),
-        Credentials::None | Credentials::Bearer(_) => (String::new(), String::new()),
-    };
-    let mut config = if cert_pem.is_empty() {
-        builder.with_no_client_auth()
-    } else {
-        let chain = CertificateDer::pem_slice_iter(cert_pem.as_bytes())
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| e.to_string())?;
-        let key = PrivateKeyDer::from_pem_slice(key_pem.as_bytes()).map_err(|e| e.to_string())?;
-        builder
-            .with_client_auth_cert(chain, key)
+
+    /// What [`Credentials::Admin`] presents here (certificate, key, PEM).
+    pub fn with_admin(mut self, cert_pem: &str, key_pem: &str) -> Endpoint {
+        self.admin = Some((cert_pem.to_string(), key_pem.to_string()));
+        self
+    }
+
+    pub fn address(&self) -> &str {
+        &self.address
+    }
+
+    /// The endpoint of a running server: its address, its CA and the
+    /// admin certificate, read from its PKI dir.
+    pub(crate) fn of(server: &TestServer) -> Result<Endpoint, String> {
+        let read = |name: &str| {
+            let path = server.pki_file(name);
+            std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))
+        };
+        Ok(Endpoint::new(server.address(), &read("ca.crt")?)
+            .with_admin(&read("admin.crt")?, &read("admin.key")?))
+    }
+
+    /// Sends one request on a new connection; `Err` when no HTTP response
+    /// came back (for example a refused TLS handshake).
+    pub async fn send(&self, request: RawRequest) -> Result<RawResponse, String> {
+        let response = open(self, request).await?;
+        let status = response.status().as_u16();
+        let version = response.version();
+        let headers = response.headers().clone();
+        let body = response
+            .into_body()
+            .collect()
+            .await
+            .map_err(|e| format!("reading the body: {e}"))?
+            .to_bytes();
+        Ok(RawResponse {
+            status,
+            version,
+            headers,
+            body,
+        })
+    }
+
+    /// Sends one request and returns at the response head, the body left
+    /// streaming (for watches).
+    pub async fn stream(&self, request: RawRequest) -> Result<RawStream, String> {
+        let response = open(self, request).await?;
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        Ok(RawStream {
+            status,
+            headers,
+            body: response.into_body(),
+            pending: Vec::new(),
+            is_finished: false,
+        })
+    }
+
+    /// A TLS connection and nothing more, for speaking HTTP by hand (an
+    /// upgrade, say); ALPN offers what `protocol` says.
+    pub async fn connect(
+        &self,
+        credentials: &Credentials,
+        protocol: Protocol,
+    ) -> Result<TlsStream<TcpStream>, String> {
+        let config = self.client_config(credentials, protocol)?;
+        let tcp = TcpStream::connect(&self.address)
+            .await
+            .map_err(|e| format!("connecting to {}: {e}", self.address))?;
+        let name = ServerName::try_from("127.0.0.1").map_err(|e| e.to_string())?;
+        TlsConnector::from(Arc::new(config))
+            .connect(name, tcp)
+            .await
+            .map_err(|e| format!("TLS handshake: {e}"))
+    }
+
+    fn client_config(
+        &self,
+        credentials: &Credentials,
+        protocol: Protocol,
+    ) -> Result<ClientConfig, String> {
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let mut roots = RootCertStore::empty();
+        for ca in CertificateDer::pem_slice_iter(self.ca_pem.as_bytes()) {
+            roots
+                .add(ca.map_err(|e| format!("the endpoint's CA: {e}"))?)
+                .map_err(|e| e.to_string())?;
+        }
+        let builder = ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
             .map_err(|e| e.to_string())?
-    };
-    config.alpn_protocols = match protocol {
-        Protocol::Negotiate => vec![b"h2".to_vec(), b"http/1.1".to_vec()],
-        Protocol::Http1Only => vec![b"http/1.1".to_vec()],
-    };
-    Ok(config)
+            .with_root_certificates(roots);
+        let pems = match credentials {
+            Credentials::Admin => Some(
+                self.admin
+                    .clone()
+                    .ok_or("this endpoint has no admin credentials")?,
+            ),
+            Credentials::Certificate { cert_pem, key_pem } => {
+                Some((cert_pem.clone(), key_pem.clone()))
+            }
+            Credentials::None | Credentials::Bearer(_) => None,
+        };
+        let mut config = match pems {
+            None => builder.with_no_client_auth(),
+            Some((cert_pem, key_pem)) => {
+                let chain = CertificateDer::pem_slice_iter(cert_pem.as_bytes())
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(|e| e.to_string())?;
+                let key =
+                    PrivateKeyDer::from_pem_slice(key_pem.as_bytes()).map_err(|e| e.to_string())?;
+                builder
+                    .with_client_auth_cert(chain, key)
+                    .map_err(|e| e.to_string())?
+            }
+        };
+        config.alpn_protocols = match protocol {
+            Protocol::Negotiate => vec![b"h2".to_vec(), b"http/1.1".to_vec()],
+            Protocol::Http1Only => vec![b"http/1.1".to_vec()],
+        };
+        Ok(config)
+    }
 }
 
 /// Connects, sends the request and returns the response head with its
 /// body still streaming.
 async fn open(
-    server: &TestServer,
+    endpoint: &Endpoint,
     request: RawRequest,
 ) -> Result<http::Response<hyper::body::Incoming>, String> {
-    let config = client_config(server, &request.credentials, request.protocol)?;
-    let tcp = TcpStream::connect(server.address())
-        .await
-        .map_err(|e| format!("connecting to {}: {e}", server.address()))?;
-    let name = ServerName::try_from("127.0.0.1").map_err(|e| e.to_string())?;
-    let tls = TlsConnector::from(Arc::new(config))
-        .connect(name, tcp)
-        .await
-        .map_err(|e| format!("TLS handshake: {e}"))?;
+    let tls = endpoint
+        .connect(&request.credentials, request.protocol)
+        .await?;
     let is_h2 = tls.get_ref().1.alpn_protocol() == Some(b"h2");
+    let address = endpoint.address();
 
     let mut builder = http::Request::builder()
         .method(request.method.clone())
-        .uri(format!("https://{}{}", server.address(), request.path));
+        .uri(format!("https://{address}{}", request.path));
     if let Credentials::Bearer(token) = &request.credentials {
         builder = builder.header(http::header::AUTHORIZATION, format!("Bearer {token}"));
     }
@@ -216,7 +315,7 @@ async fn open(
         builder = builder.header(name.as_str(), value.as_str());
     }
     if !is_h2 {
-        builder = builder.header(http::header::HOST, server.address());
+        builder = builder.header(http::header::HOST, address);
     }
     let http_request = builder
         .body(Full::new(Bytes::from(request.body.clone())))
@@ -238,25 +337,6 @@ async fn open(
         sender.send_request(http_request).await
     }
     .map_err(|e| format!("sending the request: {e}"))
-}
-
-pub(crate) async fn send(server: &TestServer, request: RawRequest) -> Result<RawResponse, String> {
-    let response = open(server, request).await?;
-    let status = response.status().as_u16();
-    let version = response.version();
-    let headers = response.headers().clone();
-    let body = response
-        .into_body()
-        .collect()
-        .await
-        .map_err(|e| format!("reading the body: {e}"))?
-        .to_bytes();
-    Ok(RawResponse {
-        status,
-        version,
-        headers,
-        body,
-    })
 }
 
 /// A response whose body is read as it arrives, one JSON document per
@@ -320,17 +400,4 @@ impl RawStream {
             }
         }
     }
-}
-
-pub(crate) async fn stream(server: &TestServer, request: RawRequest) -> Result<RawStream, String> {
-    let response = open(server, request).await?;
-    let status = response.status().as_u16();
-    let headers = response.headers().clone();
-    Ok(RawStream {
-        status,
-        headers,
-        body: response.into_body(),
-        pending: Vec::new(),
-        is_finished: false,
-    })
 }

@@ -4,7 +4,11 @@
 //! (`Cluster`, `Backend`).
 //!
 //! Every test file compiles this module on its own and uses part of it.
-#![allow(dead_code, reason = "each test file uses a different part")]
+#![allow(
+    dead_code,
+    unused_imports,
+    reason = "each test file uses a different part"
+)]
 
 use std::io::Write;
 use std::path::PathBuf;
