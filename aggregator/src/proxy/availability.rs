@@ -97,12 +97,7 @@ async fn probe(ctx: &Context, remote: &Remote) -> Verdict {
                 };
             }
         };
-    // `v1.` (the core group) is checked where it is served.
-    let path = if remote.group.is_empty() {
-        format!("/api/{}", remote.version)
-    } else {
-        format!("/apis/{}/{}", remote.group, remote.version)
-    };
+    let path = discovery_path(remote);
     let url = format!("https://{}:{}{path}", endpoint.host, endpoint.port);
     let failed = |why: String| Verdict {
         status: "False",
@@ -123,15 +118,44 @@ async fn probe(ctx: &Context, remote: &Remote) -> Verdict {
     if !status.is_success() && !status.is_redirection() {
         return failed(format!("bad status from {url}: {}", status.as_u16()));
     }
-    if let Ok(document) = serde_json::from_slice::<Value>(&body) {
-        if document.get("kind").and_then(Value::as_str) == Some("APIResourceList") {
-            remote.set_discovery(document);
-        }
-    }
+    keep_discovery(remote, &body);
     Verdict {
         status: "True",
         reason: "Passed",
         message: "all checks passed".into(),
+    }
+}
+
+/// Fetches a remote's discovery document outside the probe's rhythm.
+pub async fn fetch_discovery(remote: &Remote) {
+    let Ok(backend) = &remote.backend else {
+        return;
+    };
+    if let Ok((status, body)) = backend
+        .get(&discovery_path(remote), MAX_DISCOVERY_BYTES, PROBE_TIMEOUT)
+        .await
+    {
+        if status.is_success() {
+            keep_discovery(remote, &body);
+        }
+    }
+}
+
+/// Where a group/version's discovery document is; `v1.` (the core group)
+/// is at `/api/v1`.
+fn discovery_path(remote: &Remote) -> String {
+    if remote.group.is_empty() {
+        format!("/api/{}", remote.version)
+    } else {
+        format!("/apis/{}/{}", remote.group, remote.version)
+    }
+}
+
+fn keep_discovery(remote: &Remote, body: &[u8]) {
+    if let Ok(document) = serde_json::from_slice::<Value>(body) {
+        if document.get("kind").and_then(Value::as_str) == Some("APIResourceList") {
+            remote.set_discovery(document);
+        }
     }
 }
 

@@ -73,7 +73,7 @@ impl Aggregator {
             }
         }
         if request.method() == http::Method::GET {
-            if let Some(response) = self.discovery(&request, &index) {
+            if let Some(response) = self.discovery(&request, &index).await {
                 return response;
             }
             if !index.remotes.is_empty() {
@@ -152,7 +152,7 @@ impl Aggregator {
 
     /// `/apis` always (its order is the APIServices'), `/apis/<group>`
     /// when the group has a remote version.
-    fn discovery(
+    async fn discovery(
         &self,
         request: &http::Request<Incoming>,
         index: &remotes::Index,
@@ -165,6 +165,14 @@ impl Aggregator {
                 .get(http::header::ACCEPT)
                 .and_then(|v| v.to_str().ok());
             let (mut body, content_type, list) = if apiserver::discovery::wants_aggregated(accept) {
+                // A remote that became available a moment ago may not
+                // have been probed yet: fetch its document now rather
+                // than leave it out.
+                for remote in index.remotes.values() {
+                    if remote.is_available() && remote.discovery().is_none() {
+                        availability::fetch_discovery(remote).await;
+                    }
+                }
                 let body = discovery::aggregated(&snapshot, index);
                 (body, apiserver::discovery::AGGREGATED_V2, "items")
             } else {

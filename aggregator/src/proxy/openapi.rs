@@ -23,7 +23,7 @@ use serde_json::{json, Value};
 use super::remotes::{Index, Remote};
 
 /// How long fetched documents are used before asking again.
-const FRESH: Duration = Duration::from_secs(5);
+const FRESH: Duration = Duration::from_secs(1);
 /// How long a fetch may take.
 const FETCH_TIMEOUT: Duration = Duration::from_secs(10);
 /// The largest document read.
