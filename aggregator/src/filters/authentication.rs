@@ -25,6 +25,7 @@
 mod request_header;
 
 pub use self::request_header::RequestHeader;
+pub(crate) use self::request_header::unescape_key as unescape_extra_key;
 
 use std::convert::Infallible;
 use std::sync::Arc;

@@ -34,7 +34,7 @@ fn impersonated(headers: &HeaderMap) -> Result<Option<UserInfo>, ApiError> {
     let mut extra: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for (name, value) in headers {
         if let Some(key) = name.as_str().strip_prefix(EXTRA_PREFIX) {
-            let key = apiserver::handlers::query::percent_decode(key);
+            let key = super::authentication::unescape_extra_key(key);
             if let Ok(value) = value.to_str() {
                 extra.entry(key).or_default().push(value.to_string());
             }

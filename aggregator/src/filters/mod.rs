@@ -54,7 +54,8 @@ pub type Chain =
 ///    ▼  panic_guard     a panic below becomes a 500 Status
 ///    ▼  timeout         504 past --request-timeout (watches exempt)
 ///    ▼  inflight        429 + Retry-After past --max-*-requests-inflight
-///    ▼  authentication  client cert / bearer token / anonymous, else 401
+///    ▼  authentication  front-proxy headers / client cert / bearer token /
+///                      anonymous, else 401
 ///    ▼  impersonation   Impersonate-* headers replace the user
 ///    ▼  (authorization: every authenticated user may do anything, for now)
 ///    ▼  Aggregator::handle  proxied to an APIService's server, or

@@ -120,11 +120,12 @@ fn first_value(headers: &HeaderMap, names: &[String]) -> Option<String> {
         .map(str::to_string)
 }
 
-/// Decodes `%XX` escapes in an extra key as Go's `url.PathUnescape` does
+/// Decodes `%XX` escapes in an extra key (from a front proxy, or in
+/// `Impersonate-Extra-*`) as Go's `url.PathUnescape` does
 /// (`+` stays a plus). A key with a broken escape, or that would not
 /// decode to UTF-8, is kept as it came: upstream records malformed keys
 /// rather than dropping them.
-fn unescape_key(key: &str) -> String {
+pub(crate) fn unescape_key(key: &str) -> String {
     let bytes = key.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
