@@ -45,6 +45,7 @@ pub enum StartError {
 
 /// Runs the server until SIGTERM or SIGINT, then shuts down gracefully.
 pub async fn run(settings: Settings) -> Result<(), StartError> {
+    let shutdown = shutdown_signal();
     let settings = Arc::new(settings);
     // Opening the store and key generation (first start only) touch the
     // disk; they run on the blocking pool, side by side. The store goes
@@ -110,7 +111,7 @@ pub async fn run(settings: Settings) -> Result<(), StartError> {
         kubeconfig = %settings.admin_kubeconfig().display(),
         "serving on https://{address}"
     );
-    listener::serve(listener, tls, chain, shutdown_signal()).await;
+    listener::serve(listener, tls, chain, shutdown).await;
     Ok(())
 }
 
@@ -139,32 +140,34 @@ fn open_store(backend: &StorageBackend) -> JoinHandle<Result<Arc<dyn Store>, Sto
     }
 }
 
-/// Completes on the first SIGTERM or SIGINT.
-async fn shutdown_signal() {
+/// Completes on the first SIGTERM or SIGINT. The handlers are installed
+/// when this is called, not when the future is first polled, so a signal
+/// sent any time after start-up began stops the server cleanly.
+fn shutdown_signal() -> impl std::future::Future<Output = ()> {
     use tokio::signal::unix::{signal, SignalKind};
-    let mut terminate = match signal(SignalKind::terminate()) {
+    let listen = |kind: SignalKind, name: &str| match signal(kind) {
         Ok(stream) => Some(stream),
         Err(error) => {
-            tracing::warn!(%error, "cannot listen for SIGTERM; only SIGINT stops the server");
+            tracing::warn!(%error, "cannot listen for {name}");
             None
         }
     };
-    let terminated = async {
-        match terminate.as_mut() {
-            Some(stream) => {
-                stream.recv().await;
-            }
-            None => std::future::pending::<()>().await,
+    let mut terminate = listen(SignalKind::terminate(), "SIGTERM");
+    let mut interrupt = listen(SignalKind::interrupt(), "SIGINT");
+    async move {
+        tokio::select! {
+            () = next_signal(terminate.as_mut()) => tracing::info!("SIGTERM received, shutting down"),
+            () = next_signal(interrupt.as_mut()) => tracing::info!("SIGINT received, shutting down"),
         }
-    };
-    tokio::select! {
-        () = terminated => tracing::info!("SIGTERM received, shutting down"),
-        result = tokio::signal::ctrl_c() => match result {
-            Ok(()) => tracing::info!("SIGINT received, shutting down"),
-            Err(error) => {
-                tracing::warn!(%error, "cannot listen for SIGINT");
-                std::future::pending::<()>().await;
-            }
-        },
+    }
+}
+
+/// The next signal on `stream`; never, without one.
+async fn next_signal(stream: Option<&mut tokio::signal::unix::Signal>) {
+    match stream {
+        Some(stream) => {
+            stream.recv().await;
+        }
+        None => std::future::pending::<()>().await,
     }
 }

@@ -24,8 +24,8 @@
 
 mod request_header;
 
-pub use self::request_header::RequestHeader;
 pub(crate) use self::request_header::unescape_key as unescape_extra_key;
+pub use self::request_header::RequestHeader;
 
 use std::convert::Infallible;
 use std::sync::Arc;
