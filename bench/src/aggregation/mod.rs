@@ -345,7 +345,7 @@ fn notes(options: &AggregationOptions, load_before: String) -> Vec<String> {
          X-Remote-Group: system:masters; via front: the admin kubeconfig"
             .into(),
         "the front proxies over pooled HTTP/1.1 connections; \"backend conns\" is how \
-         many it held to the backend after the phase"
+         many it held to the backend after the phase, its availability probe's included"
             .into(),
         "both servers log every request to a file; the backend checks the client \
          certificate chain on every request"
