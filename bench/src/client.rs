@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use http::{header, Method, Request, Response, StatusCode};
+use http::{header, HeaderMap, Method, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper::client::conn::http2::{self, SendRequest};
@@ -40,6 +40,7 @@ pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
 pub struct ApiClient {
     base: String,
     bearer: Option<String>,
+    headers: HeaderMap,
     senders: Vec<SendRequest<Full<Bytes>>>,
     next: AtomicUsize,
 }
@@ -73,6 +74,7 @@ impl ApiClient {
         Ok(Arc::new(Self {
             base: format!("https://127.0.0.1:{}", endpoint.port),
             bearer: endpoint.bearer_token.clone(),
+            headers: endpoint.headers.clone(),
             senders,
             next: AtomicUsize::new(0),
         }))
@@ -125,6 +127,9 @@ impl ApiClient {
         }
         if let Some(token) = &self.bearer {
             builder = builder.header(header::AUTHORIZATION, format!("Bearer {token}"));
+        }
+        if let Some(headers) = builder.headers_mut().filter(|_| !self.headers.is_empty()) {
+            headers.extend(self.headers.clone());
         }
         let request = builder
             .body(Full::new(body.map(Bytes::from).unwrap_or_default()))

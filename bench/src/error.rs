@@ -9,6 +9,9 @@ pub enum BenchError {
     /// The target is not on 127.0.0.1; this tool sends traffic to loopback only.
     #[error("refusing to send traffic to {0}: only 127.0.0.1 is allowed")]
     NotLoopback(String),
+    /// A PEM certificate or key could not be read.
+    #[error("certificate: {0}")]
+    Certificate(String),
     /// Building the TLS configuration or the handshake failed.
     #[error("TLS: {0}")]
     Tls(#[from] rustls::Error),

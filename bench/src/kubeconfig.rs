@@ -10,8 +10,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use base64::Engine as _;
-use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
+use http::HeaderMap;
+use rustls::pki_types::ServerName;
 use serde::Deserialize;
 
 use crate::error::BenchError;
@@ -25,6 +25,10 @@ pub struct Endpoint {
     pub server_name: ServerName<'static>,
     pub tls: Arc<rustls::ClientConfig>,
     pub bearer_token: Option<String>,
+    /// Sent with every request: the identity headers an authenticating
+    /// front proxy adds (`X-Remote-User`, ...), for talking to an
+    /// aggregated server directly. Empty for a kubeconfig.
+    pub headers: HeaderMap,
 }
 
 #[derive(Debug, Deserialize)]
@@ -106,7 +110,7 @@ pub fn parse(text: &str, base: &Path) -> Result<Endpoint, BenchError> {
         )?,
         material(&user.client_key_data, &user.client_key, base)?,
     ) {
-        (Some(certificate), Some(key)) => Some(client_identity(&certificate, &key)?),
+        (Some(certificate), Some(key)) => Some(tls::client_identity(&certificate, &key)?),
         _ => None,
     };
     let tls = if cluster.insecure_skip_tls_verify {
@@ -125,6 +129,7 @@ pub fn parse(text: &str, base: &Path) -> Result<Endpoint, BenchError> {
         server_name,
         tls: Arc::new(tls),
         bearer_token: user.token.clone(),
+        headers: HeaderMap::new(),
     })
 }
 
@@ -152,18 +157,6 @@ fn material(
         Some(file) => Ok(Some(std::fs::read(base.join(file))?)),
         None => Ok(None),
     }
-}
-
-fn client_identity(
-    certificate_pem: &[u8],
-    key_pem: &[u8],
-) -> Result<tls::ClientIdentity, BenchError> {
-    let chain = CertificateDer::pem_slice_iter(certificate_pem)
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|error| BenchError::Kubeconfig(format!("client certificate: {error}")))?;
-    let key = PrivateKeyDer::from_pem_slice(key_pem)
-        .map_err(|error| BenchError::Kubeconfig(format!("client key: {error}")))?;
-    Ok((chain, key))
 }
 
 #[cfg(test)]

@@ -2,9 +2,12 @@
 //! outside and prints each figure next to its target.
 //!
 //! It starts no server for the throughput and watch runs; it drives the one
-//! a kubeconfig points at, and only on 127.0.0.1. Every loop is bounded by
-//! a count and a time. See docs/benchmarks.md for the figures and commands.
+//! a kubeconfig points at, and only on 127.0.0.1. `startup` and
+//! `aggregation` start their own servers, on loopback ports. Every loop is
+//! bounded by a count and a time. See docs/benchmarks.md for the figures
+//! and commands.
 
+mod aggregation;
 mod client;
 mod crds;
 mod crud;
@@ -57,6 +60,10 @@ enum Command {
     Startup(StartupArgs),
     /// Raw etcd put throughput, the baseline for the etcd backend.
     EtcdPuts(EtcdArgs),
+    /// The aggregation proxy's cost: the same Flunder requests straight to
+    /// a sample-apiserver and through a kube-apiserver it is registered
+    /// with; starts both itself.
+    Aggregation(AggregationArgs),
 }
 
 #[derive(Debug, Args)]
@@ -194,6 +201,31 @@ struct EtcdArgs {
     max_seconds: u64,
 }
 
+#[derive(Debug, Args)]
+struct AggregationArgs {
+    /// The kube-apiserver binary, started as the front.
+    #[arg(long)]
+    server_bin: PathBuf,
+    /// The sample-apiserver binary (blackbox-tests), started behind it.
+    #[arg(long)]
+    backend_bin: PathBuf,
+    /// Concurrency levels, one full round each.
+    #[arg(long, value_delimiter = ',', default_value = "1,16", value_parser = positive)]
+    concurrency: Vec<usize>,
+    /// Gets, creates and deletes per round and way (and ConfigMap gets).
+    #[arg(long, default_value_t = 5000, value_parser = positive)]
+    requests: usize,
+    /// Lists per round and way.
+    #[arg(long, default_value_t = 1000, value_parser = positive)]
+    lists: usize,
+    /// Flunders stored for the gets and lists.
+    #[arg(long, default_value_t = 100, value_parser = positive)]
+    objects: usize,
+    /// Time limit of each phase, in seconds.
+    #[arg(long, default_value_t = 60)]
+    max_seconds: u64,
+}
+
 fn positive(text: &str) -> Result<usize, String> {
     match text.trim().parse::<usize>() {
         Ok(0) => Err("must be at least 1".into()),
@@ -262,6 +294,18 @@ async fn dispatch(command: Command) -> Result<Report, BenchError> {
                 concurrency: args.concurrency,
                 puts: args.puts,
                 value_bytes: args.value_bytes,
+                max_seconds: args.max_seconds,
+            })
+            .await
+        }
+        Command::Aggregation(args) => {
+            aggregation::run(aggregation::AggregationOptions {
+                server_bin: args.server_bin,
+                backend_bin: args.backend_bin,
+                concurrency: args.concurrency,
+                requests: args.requests,
+                lists: args.lists,
+                objects: args.objects,
                 max_seconds: args.max_seconds,
             })
             .await
@@ -429,6 +473,52 @@ mod tests {
         };
         assert_eq!(args.endpoints, vec!["http://127.0.0.1:2379".to_string()]);
         assert_eq!(args.concurrency, vec![1, 16]);
+    }
+
+    #[test]
+    fn aggregation_needs_both_binaries_and_has_defaults() {
+        let cli = parse(&[
+            "aggregation",
+            "--server-bin",
+            "target/release/kube-apiserver",
+            "--backend-bin",
+            "target/release/sample-apiserver",
+        ])
+        .expect("valid");
+        let Command::Aggregation(args) = cli.command else {
+            panic!("expected aggregation");
+        };
+        assert_eq!(args.concurrency, vec![1, 16]);
+        assert_eq!((args.requests, args.lists, args.objects), (5000, 1000, 100));
+        assert_eq!(args.max_seconds, 60);
+        assert!(parse(&["aggregation", "--server-bin", "k"]).is_err());
+        assert!(parse(&["aggregation", "--backend-bin", "s"]).is_err());
+    }
+
+    #[test]
+    fn aggregation_takes_concurrency_and_counts() {
+        let cli = parse(&[
+            "aggregation",
+            "--server-bin",
+            "k",
+            "--backend-bin",
+            "s",
+            "--concurrency",
+            "4,32",
+            "--requests",
+            "200",
+            "--objects",
+            "10",
+        ])
+        .expect("valid");
+        let Command::Aggregation(args) = cli.command else {
+            panic!("expected aggregation");
+        };
+        assert_eq!(args.concurrency, vec![4, 32]);
+        assert_eq!((args.requests, args.objects), (200, 10));
+        let zero = ["aggregation", "--server-bin", "k", "--backend-bin", "s"];
+        assert!(parse(&[&zero[..], &["--objects", "0"]].concat()).is_err());
+        assert!(parse(&[&zero[..], &["--requests", "0"]].concat()).is_err());
     }
 
     #[test]

@@ -1,4 +1,6 @@
-//! Resident memory and CPU time of a process, from /proc.
+//! Resident memory, CPU time and TCP connections of a process, from /proc.
+
+use std::collections::HashSet;
 
 use crate::error::BenchError;
 
@@ -72,6 +74,60 @@ impl CpuMeter {
     }
 }
 
+/// How many established TCP connections `pid` holds to `port` on the
+/// remote side: its sockets (the `socket:[INODE]` links in /proc/PID/fd)
+/// found in /proc/net/tcp and tcp6.
+pub fn connections_to(pid: u32, port: u16) -> Result<usize, BenchError> {
+    let mut inodes = HashSet::new();
+    for entry in std::fs::read_dir(format!("/proc/{pid}/fd"))? {
+        // A descriptor may close while we look; it no longer counts.
+        let Ok(link) = std::fs::read_link(entry?.path()) else {
+            continue;
+        };
+        if let Some(inode) = socket_inode(&link.to_string_lossy()) {
+            inodes.insert(inode);
+        }
+    }
+    let mut count = 0;
+    for table in ["/proc/net/tcp", "/proc/net/tcp6"] {
+        let text = std::fs::read_to_string(table).unwrap_or_default();
+        count += established_to(&text, port, &inodes);
+    }
+    Ok(count)
+}
+
+/// The inode of a `socket:[12345]` descriptor link.
+fn socket_inode(link: &str) -> Option<u64> {
+    link.strip_prefix("socket:[")?
+        .strip_suffix(']')?
+        .parse()
+        .ok()
+}
+
+/// Counts the lines of a /proc/net/tcp table in state ESTABLISHED (`01`)
+/// whose remote port is `port` and whose inode is one of `inodes`.
+pub fn established_to(table: &str, port: u16, inodes: &HashSet<u64>) -> usize {
+    table
+        .lines()
+        .skip(1)
+        .filter(|line| {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            let (Some(remote), Some(state), Some(inode)) =
+                (fields.get(2), fields.get(3), fields.get(9))
+            else {
+                return false;
+            };
+            let remote_port = remote
+                .rsplit(':')
+                .next()
+                .and_then(|hex| u16::from_str_radix(hex, 16).ok());
+            *state == "01"
+                && remote_port == Some(port)
+                && inode.parse().is_ok_and(|inode| inodes.contains(&inode))
+        })
+        .count()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -95,6 +151,23 @@ mod tests {
         let stat = "42 (a) b) S 1 42 42 0 -1 4194560 100 0 0 0 250 50 0 0 20 0 4 0 100";
         assert_eq!(stat_cpu_seconds(stat), Some(3.0));
         assert_eq!(stat_cpu_seconds("42 (x) S 1"), None);
+    }
+
+    #[test]
+    fn established_connections_to_a_port_are_counted_by_inode() {
+        let table = "\
+  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode
+   0: 0100007F:9C40 0100007F:1F90 01 00000000:00000000 00:00000000 00000000  1000        0 111 1 0 20 4 30 10 -1
+   1: 0100007F:9C41 0100007F:1F90 01 00000000:00000000 00:00000000 00000000  1000        0 222 1 0 20 4 30 10 -1
+   2: 0100007F:9C42 0100007F:1F90 06 00000000:00000000 00:00000000 00000000  1000        0 333 1 0 20 4 30 10 -1
+   3: 0100007F:1F90 0100007F:9C40 01 00000000:00000000 00:00000000 00000000  1000        0 444 1 0 20 4 30 10 -1
+";
+        let ours: HashSet<u64> = [111, 333, 444].into();
+        // 0x1F90 = 8080: line 0 is ours and established; line 1 is not
+        // ours, line 2 not established, line 3 the server's side.
+        assert_eq!(established_to(table, 8080, &ours), 1);
+        assert_eq!(socket_inode("socket:[111]"), Some(111));
+        assert_eq!(socket_inode("pipe:[111]"), None);
     }
 
     #[test]

@@ -97,14 +97,14 @@ pub fn substitute(command: &[String], data_dir: &Path, port: u16) -> Vec<String>
 }
 
 /// A port that was free a moment ago; the server binds it right after.
-fn free_port() -> Result<u16, BenchError> {
+pub fn free_port() -> Result<u16, BenchError> {
     Ok(TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?
         .local_addr()?
         .port())
 }
 
 /// Kills the server however the run ends.
-struct Server(Child);
+pub struct Server(pub Child);
 
 impl Drop for Server {
     fn drop(&mut self) {
@@ -168,10 +168,12 @@ fn insecure_endpoint(port: u16) -> Result<Endpoint, BenchError> {
         server_name: ServerName::IpAddress(Ipv4Addr::LOCALHOST.into()),
         tls: Arc::new(tls::insecure_config(None)?),
         bearer_token: None,
+        headers: http::HeaderMap::new(),
     })
 }
 
-async fn is_ready(endpoint: &Endpoint) -> bool {
+/// Whether `GET /readyz` answers 200 within a second.
+pub async fn is_ready(endpoint: &Endpoint) -> bool {
     let probe = async {
         let client = ApiClient::connect(endpoint, 1).await?;
         client.call(Method::GET, "/readyz", None).await
@@ -182,7 +184,8 @@ async fn is_ready(endpoint: &Endpoint) -> bool {
     )
 }
 
-fn log_tail(path: &Path) -> String {
+/// The last 400 bytes or so of a log file, for error messages.
+pub fn log_tail(path: &Path) -> String {
     let text = std::fs::read_to_string(path).unwrap_or_default();
     let start = text.len().saturating_sub(400);
     let start = (start..text.len())

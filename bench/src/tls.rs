@@ -13,6 +13,19 @@ use crate::error::BenchError;
 /// A client certificate chain and its key.
 pub type ClientIdentity = (Vec<CertificateDer<'static>>, PrivateKeyDer<'static>);
 
+/// Reads a client certificate chain and its key from PEM.
+pub fn client_identity(
+    certificate_pem: &[u8],
+    key_pem: &[u8],
+) -> Result<ClientIdentity, BenchError> {
+    let chain = CertificateDer::pem_slice_iter(certificate_pem)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|error| BenchError::Certificate(format!("client certificate: {error}")))?;
+    let key = PrivateKeyDer::from_pem_slice(key_pem)
+        .map_err(|error| BenchError::Certificate(format!("client key: {error}")))?;
+    Ok((chain, key))
+}
+
 fn provider() -> Arc<CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())
 }
@@ -25,7 +38,7 @@ pub fn verifying_config(
     let mut roots = RootCertStore::empty();
     for certificate in CertificateDer::pem_slice_iter(ca_pem) {
         let certificate = certificate
-            .map_err(|error| BenchError::Kubeconfig(format!("certificate authority: {error}")))?;
+            .map_err(|error| BenchError::Certificate(format!("certificate authority: {error}")))?;
         roots.add(certificate)?;
     }
     let builder = ClientConfig::builder_with_provider(provider())

@@ -278,7 +278,15 @@ fn tls_acceptor(args: &Args, authenticator: &Authenticator) -> Result<TlsAccepto
 
 /// One TLS connection, HTTP/2 or HTTP/1.1 (with upgrades). A failed
 /// handshake is logged: tests read it when a client distrusts this server.
+///
+/// Nagle's algorithm is off, as Go's net package turns it off on every TCP
+/// connection upstream's server accepts: with it on, the last frame of a
+/// response written in several HTTP/2 frames (a list) waits for the
+/// client's delayed ACK, about 40 ms.
 async fn serve_connection(app: Arc<App>, acceptor: TlsAcceptor, stream: TcpStream) {
+    if let Err(e) = stream.set_nodelay(true) {
+        eprintln!("TCP_NODELAY not set: {e}");
+    }
     let tls = match acceptor.accept(stream).await {
         Ok(tls) => tls,
         Err(e) => {
