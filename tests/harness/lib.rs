@@ -14,6 +14,7 @@
 mod backend;
 mod etcd;
 mod raw;
+mod split;
 
 use std::fs::File;
 use std::net::TcpListener;
@@ -38,6 +39,9 @@ const SERVING_MARKER: &str = "serving on https://";
 /// removed, on drop.
 pub struct TestServer {
     child: Option<Child>,
+    /// With `KUBE_TEST_CRD_ENGINE=external`, the CRD engine this server
+    /// fronts (see `split.rs`); dropped before `dir`.
+    crd_engine: Option<Box<split::CrdEngine>>,
     /// The server's working directory: its default ./data lands here, and
     /// server.log collects its output across restarts.
     dir: TempDir,
@@ -73,8 +77,18 @@ impl TestServer {
     }
 
     /// A server on a free port with `--data-dir` in its temp dir, plus
-    /// `args` (which may override both: the last flag wins).
+    /// `args` (which may override both: the last flag wins). With
+    /// `KUBE_TEST_CRD_ENGINE=external`, the front of a split whose CRD
+    /// engine runs as another process (see `split.rs`).
     pub async fn start_with(args: &[&str]) -> TestServer {
+        if split::is_split() {
+            return split::start(args).await;
+        }
+        TestServer::start_alone(args).await
+    }
+
+    /// One process, as [`TestServer::start_with`] starts it unsplit.
+    async fn start_alone(args: &[&str]) -> TestServer {
         for _ in 0..3 {
             let port = free_port().to_string();
             let mut all = vec!["--secure-port", &port, "--data-dir", "data"];
@@ -103,6 +117,7 @@ impl TestServer {
         let dir = tempfile::tempdir().expect("a temp dir for the server");
         let mut server = TestServer {
             child: None,
+            crd_engine: None,
             dir,
             args: args.iter().map(|a| a.to_string()).collect(),
             address: String::new(),
@@ -218,9 +233,15 @@ impl TestServer {
         String::from_utf8_lossy(&bytes[start..]).into_owned()
     }
 
-    /// Everything the server has logged, across restarts.
+    /// Everything the server has logged, across restarts; in a split,
+    /// followed by what the CRD engine behind it has logged.
     pub fn log(&self) -> String {
-        self.log_since(0)
+        let mut log = self.log_since(0);
+        if let Some(engine) = &self.crd_engine {
+            log.push_str("\n===== the CRD engine behind this server (--crd-engine=only) =====\n");
+            log.push_str(&engine.server.log());
+        }
+        log
     }
 
     /// Runs real kubectl against the server with the admin kubeconfig.
@@ -292,8 +313,12 @@ impl TestServer {
     }
 
     /// Kills the server with SIGKILL, as a crash or power cut would, and
-    /// waits for it to be gone. [`TestServer::restart`] starts it again.
+    /// waits for it to be gone (in a split, its CRD engine first).
+    /// [`TestServer::restart`] starts it again.
     pub fn kill_hard(&mut self) {
+        if let Some(engine) = &mut self.crd_engine {
+            engine.server.kill_hard();
+        }
         if let Some(mut child) = self.child.take() {
             let _ = child.kill();
             let _ = child.wait();
@@ -301,31 +326,57 @@ impl TestServer {
     }
 
     /// Stops the server with SIGTERM (SIGKILL after 10 s) and returns how
-    /// it exited.
+    /// it exited. In a split, the CRD engine is signalled first, and the
+    /// front right after: the engine's open requests are the front's (its
+    /// watch of the CRDs), which end only as the front exits.
     pub fn stop(&mut self) -> Option<std::process::ExitStatus> {
-        let mut child = self.child.take()?;
+        let engine = self
+            .crd_engine
+            .as_mut()
+            .and_then(|engine| engine.server.terminate());
+        let status = self.terminate().and_then(wait_or_kill);
+        engine.and_then(wait_or_kill);
+        status
+    }
+
+    /// Sends SIGTERM and hands over the process to wait for.
+    fn terminate(&mut self) -> Option<Child> {
+        let child = self.child.take()?;
         let _ = Command::new("kill")
             .args(["-TERM", &child.id().to_string()])
             .status();
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < deadline {
-            if let Ok(Some(status)) = child.try_wait() {
-                return Some(status);
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        let _ = child.kill();
-        child.wait().ok()
+        Some(child)
     }
 
     /// Stops the server and starts it again with the same arguments and
-    /// directory.
+    /// directory; in a split, the CRD engine comes back after it, and the
+    /// restart waits until the CRD API is served through the front again.
     pub async fn restart(&mut self) {
         self.stop();
         if let Err(log) = self.spawn_and_wait().await {
             panic!("kube-apiserver did not restart:\n{log}");
         }
+        let Some(engine) = &mut self.crd_engine else {
+            return;
+        };
+        if let Err(log) = engine.server.spawn_and_wait().await {
+            panic!("the CRD engine did not restart:\n{log}");
+        }
+        split::wait_until_served(self).await;
     }
+}
+
+/// Waits up to 10 s for a signalled process to exit, then kills it.
+fn wait_or_kill(mut child: Child) -> Option<std::process::ExitStatus> {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < deadline {
+        if let Ok(Some(status)) = child.try_wait() {
+            return Some(status);
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let _ = child.kill();
+    child.wait().ok()
 }
 
 impl Drop for TestServer {

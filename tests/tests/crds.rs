@@ -47,6 +47,7 @@ async fn crds_are_established_discovered_and_withdrawn() {
     the_crd_api_itself_is_discovered(&cluster).await;
     listed_by_kubectl_api_resources(&cluster);
     kubectl_get_by_short_name_singular_and_category(&cluster);
+    a_second_crd_in_the_group_is_discovered_at_once(&cluster);
     name_conflicts_are_not_accepted_and_not_served(&cluster).await;
     deleting_the_crd_withdraws_it_from_discovery(&cluster).await;
 }
@@ -344,6 +345,48 @@ fn kubectl_get_by_short_name_singular_and_category(cluster: &Cluster) {
     assert_eq!(object["metadata"]["namespace"], ns);
     assert_eq!(object["metadata"]["generation"], 1, "{object}");
     assert_eq!(object["spec"]["cronSpec"], "*/5 * * * *");
+}
+
+/// A CRD added to a group/version already served is in kubectl's
+/// discovery as soon as it is Established, as the group's first was.
+/// (Regression: with the CRD engine split off, the front's aggregated
+/// discovery kept the group/version's old document until its next
+/// availability probe, up to 2 s.)
+fn a_second_crd_in_the_group_is_discovered_at_once(cluster: &Cluster) {
+    let manifest = r#"apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata:
+  name: schedules.stable.example.com
+spec:
+  group: stable.example.com
+  scope: Namespaced
+  names: {plural: schedules, singular: schedule, kind: Schedule}
+  versions:
+  - name: v1
+    served: true
+    storage: true
+    schema:
+      openAPIV3Schema: {type: object, x-kubernetes-preserve-unknown-fields: true}
+"#;
+    let name = "schedules.stable.example.com";
+    define(cluster, "schedules-crd.yaml", manifest, name);
+    let listed = ok(
+        cluster,
+        &[
+            "api-resources",
+            "--api-group=stable.example.com",
+            "--no-headers",
+        ],
+    );
+    let mut plurals: Vec<&str> = listed
+        .lines()
+        .filter_map(|line| line.split_whitespace().next())
+        .collect();
+    plurals.sort_unstable();
+    assert_eq!(plurals, ["crontabs", "schedules"], "{listed}");
+    let none = ok(cluster, &["get", "schedules", "-A"]);
+    assert!(none.trim().is_empty(), "{none}");
+    ok(cluster, &["delete", "crd", name]);
 }
 
 /// A second CRD in the group whose plural (or short name) another CRD

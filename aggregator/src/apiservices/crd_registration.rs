@@ -7,9 +7,14 @@
 //! The CRDs are read through that APIService: listed, then watched, and
 //! listed again whenever anything changes. A new APIService starts with
 //! the CRD server's own availability, so a CRD's resources are served
-//! through the front door as soon as the CRD is established.
+//! through the front door as soon as the CRD is established (before
+//! that, the aggregator hands group/versions nobody claims to the CRD
+//! server). When a CRD changes, the discovery and OpenAPI documents the
+//! aggregator keeps of its group are read again at once, not at the next
+//! availability probe: the CRD server registers a CRD's resources before
+//! it writes Established, so by that event's turn they are there.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -39,7 +44,7 @@ pub fn spawn(server: ApiServer, remotes: Arc<Remotes>) {
             let index = remotes.current();
             match index.remote(CRD_GROUP, "v1").cloned() {
                 Some(crd_server) if crd_server.is_available() => {
-                    if let Err(error) = follow(server.context(), &crd_server).await {
+                    if let Err(error) = follow(server.context(), &remotes, &crd_server).await {
                         tracing::warn!(%error, "registering the external CRD engine's groups");
                     }
                     tokio::time::sleep(RETRY).await;
@@ -55,9 +60,9 @@ pub fn spawn(server: ApiServer, remotes: Arc<Remotes>) {
     });
 }
 
-/// Syncs, then watches the CRDs and syncs on every change, until the
-/// watch ends.
-async fn follow(ctx: &Context, crd_server: &Remote) -> Result<(), String> {
+/// Syncs, then watches the CRDs and, on every change, syncs and refreshes
+/// what is kept of the changed groups, until the watch ends.
+async fn follow(ctx: &Context, remotes: &Remotes, crd_server: &Remote) -> Result<(), String> {
     let backend = crd_server.backend.as_ref().map_err(Clone::clone)?;
     sync(ctx, crd_server).await.map_err(|e| e.to_string())?;
     let request = http::Request::get(format!(
@@ -77,13 +82,52 @@ async fn follow(ctx: &Context, crd_server: &Remote) -> Result<(), String> {
         return Err(format!("watching CRDs: {}", response.status()));
     }
     let mut body = response.into_body();
+    let mut pending = Vec::new();
     while let Some(frame) = body.frame().await {
-        let frame = frame.map_err(|e| e.to_string())?;
-        if frame.is_data() {
-            sync(ctx, crd_server).await.map_err(|e| e.to_string())?;
+        let Ok(data) = frame.map_err(|e| e.to_string())?.into_data() else {
+            continue;
+        };
+        pending.extend_from_slice(&data);
+        if pending.len() > MAX_LIST_BYTES {
+            return Err("a CRD watch event is too large".into());
         }
+        let events = take_events(&mut pending);
+        if events.is_empty() {
+            continue;
+        }
+        sync(ctx, crd_server).await.map_err(|e| e.to_string())?;
+        let groups: BTreeSet<&str> = events
+            .iter()
+            .filter_map(|event| event.pointer("/object/spec/group"))
+            .filter_map(Value::as_str)
+            .collect();
+        refresh(remotes, crd_server, &groups).await;
     }
     Ok(())
+}
+
+/// The complete events (one JSON document a line) at the start of
+/// `pending`, taken out of it.
+fn take_events(pending: &mut Vec<u8>) -> Vec<Value> {
+    let Some(end) = pending.iter().rposition(|b| *b == b'\n') else {
+        return Vec::new();
+    };
+    let lines: Vec<u8> = pending.drain(..=end).collect();
+    lines
+        .split(|b| *b == b'\n')
+        .filter_map(|line| serde_json::from_slice(line).ok())
+        .collect()
+}
+
+/// Reads again what the aggregator keeps of the CRD server's
+/// group/versions in `groups`.
+async fn refresh(remotes: &Remotes, crd_server: &Remote, groups: &BTreeSet<&str>) {
+    let index = remotes.current();
+    let service = crd_server.spec().get("service");
+    let changed = index.remotes.values().filter(|remote| {
+        groups.contains(remote.group.as_str()) && remote.spec().get("service") == service
+    });
+    futures::future::join_all(changed.map(|remote| remote.refresh())).await;
 }
 
 /// One pass: the APIServices the CRDs call for, against those there are.
@@ -265,5 +309,15 @@ mod tests {
         assert_eq!(spec["groupPriorityMinimum"], 1000);
         assert_eq!(spec["service"]["name"], "crds");
         assert_eq!(spec["caBundle"], "Q0E=");
+    }
+
+    #[test]
+    fn only_whole_watch_lines_are_taken() {
+        let mut pending = b"{\"type\":\"ADDED\",\"object\":{}}\n{\"type\":\"MODI".to_vec();
+        let events = take_events(&mut pending);
+        assert_eq!(events.len(), 1);
+        assert_eq!(events[0]["type"], "ADDED");
+        assert_eq!(pending, b"{\"type\":\"MODI");
+        assert!(take_events(&mut pending).is_empty());
     }
 }

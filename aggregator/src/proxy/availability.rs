@@ -97,7 +97,7 @@ async fn probe(ctx: &Context, remote: &Remote) -> Verdict {
                 };
             }
         };
-    let path = discovery_path(remote);
+    let path = remote.discovery_path();
     let url = format!("https://{}:{}{path}", endpoint.host, endpoint.port);
     let failed = |why: String| Verdict {
         status: "False",
@@ -118,7 +118,7 @@ async fn probe(ctx: &Context, remote: &Remote) -> Verdict {
     if !status.is_success() && !status.is_redirection() {
         return failed(format!("bad status from {url}: {}", status.as_u16()));
     }
-    keep_discovery(remote, &body);
+    remote.keep_discovery(&body);
     Verdict {
         status: "True",
         reason: "Passed",
@@ -126,35 +126,48 @@ async fn probe(ctx: &Context, remote: &Remote) -> Verdict {
     }
 }
 
-/// Fetches a remote's discovery document outside the probe's rhythm.
-pub async fn fetch_discovery(remote: &Remote) {
-    let Ok(backend) = &remote.backend else {
-        return;
-    };
-    if let Ok((status, body)) = backend
-        .get(&discovery_path(remote), MAX_DISCOVERY_BYTES, PROBE_TIMEOUT)
-        .await
-    {
-        if status.is_success() {
-            keep_discovery(remote, &body);
+impl Remote {
+    /// Where the group/version is discovered (`v1.`, the core group, where
+    /// it is served).
+    fn discovery_path(&self) -> String {
+        if self.group.is_empty() {
+            format!("/api/{}", self.version)
+        } else {
+            format!("/apis/{}/{}", self.group, self.version)
         }
     }
-}
 
-/// Where a group/version's discovery document is; `v1.` (the core group)
-/// is at `/api/v1`.
-fn discovery_path(remote: &Remote) -> String {
-    if remote.group.is_empty() {
-        format!("/api/{}", remote.version)
-    } else {
-        format!("/apis/{}/{}", remote.group, remote.version)
+    /// Keeps `body` as the discovery document when it is one.
+    fn keep_discovery(&self, body: &[u8]) {
+        if let Ok(document) = serde_json::from_slice::<Value>(body) {
+            if document.get("kind").and_then(Value::as_str) == Some("APIResourceList") {
+                self.set_discovery(document);
+            }
+        }
     }
-}
 
-fn keep_discovery(remote: &Remote, body: &[u8]) {
-    if let Ok(document) = serde_json::from_slice::<Value>(body) {
-        if document.get("kind").and_then(Value::as_str) == Some("APIResourceList") {
-            remote.set_discovery(document);
+    /// For a backend known to have changed what it serves: reads the
+    /// discovery document again now, rather than at the next probe, and
+    /// has the OpenAPI documents fetched again on their next use. Failures
+    /// keep what was there; the probe reports them.
+    pub async fn refresh(&self) {
+        self.openapi.expire().await;
+        self.fetch_discovery().await;
+    }
+
+    /// Reads the discovery document now (for a remote that became
+    /// available before its first probe, say).
+    pub async fn fetch_discovery(&self) {
+        let Ok(backend) = &self.probe else {
+            return;
+        };
+        let fetched = backend
+            .get(&self.discovery_path(), MAX_DISCOVERY_BYTES, PROBE_TIMEOUT)
+            .await;
+        if let Ok((status, body)) = fetched {
+            if status.is_success() {
+                self.keep_discovery(&body);
+            }
         }
     }
 }

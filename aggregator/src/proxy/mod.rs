@@ -18,6 +18,9 @@ use hyper::body::Incoming;
 pub use backend::ClientIdentity;
 use remotes::Remotes;
 
+/// The version of the CRD API whose APIService places the CRD engine.
+const CRD_VERSION: &str = "v1";
+
 /// The front of the server.
 #[derive(Clone)]
 pub struct Aggregator {
@@ -72,6 +75,9 @@ impl Aggregator {
                 return forward::forward(&remote, request).await;
             }
         }
+        if let Some(engine) = self.unclaimed(&index, path) {
+            return forward::forward(&engine, request).await;
+        }
         if request.method() == http::Method::GET {
             if let Some(response) = self.discovery(&request, &index).await {
                 return response;
@@ -125,6 +131,33 @@ impl Aggregator {
         })
     }
 
+    /// The CRD engine's remote, when it is to answer `path`: with the CRD
+    /// API served by another process (`--crd-engine=external`), a group
+    /// or group/version that neither this process nor any APIService
+    /// serves may be a CRD's that is established but whose APIService is
+    /// not written yet. Upstream's aggregator hands whatever it does not
+    /// serve down its delegation chain, whose last link is the
+    /// apiextensions-apiserver; so here, the CRD engine answers it (with
+    /// its own 404 when no CRD defines it either).
+    fn unclaimed(&self, index: &remotes::Index, path: &str) -> Option<Arc<remotes::Remote>> {
+        let mut segments = path.strip_prefix("/apis/")?.split('/');
+        let group = segments.next().filter(|g| !g.is_empty())?;
+        let version = segments.next().filter(|v| !v.is_empty());
+        let engine = index
+            .remote(crd_engine::definition::GROUP, CRD_VERSION)
+            .filter(|engine| engine.is_available())?;
+        let snapshot = self.server.registry().snapshot();
+        let is_claimed = match version {
+            Some(version) => {
+                snapshot.has_group_version(group, version) || index.remote(group, version).is_some()
+            }
+            None => {
+                snapshot.groups().iter().any(|(g, _)| g == group) || index.has_remote_group(group)
+            }
+        };
+        (!is_claimed).then(|| engine.clone())
+    }
+
     /// Whether a `--crd-engine=only` process serves `path`: its CRD groups,
     /// and what every server has (health, version, OpenAPI).
     fn serves_path(&self, path: &str) -> bool {
@@ -170,7 +203,7 @@ impl Aggregator {
                 // than leave it out.
                 for remote in index.remotes.values() {
                     if remote.is_available() && remote.discovery().is_none() {
-                        availability::fetch_discovery(remote).await;
+                        remote.fetch_discovery().await;
                     }
                 }
                 let body = discovery::aggregated(&snapshot, index);

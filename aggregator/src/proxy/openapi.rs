@@ -46,6 +46,23 @@ struct FetchedState {
     v2: Option<(Instant, Arc<Value>)>,
 }
 
+impl Fetched {
+    /// Has every document fetched again on its next use; what is kept is
+    /// still served when that fails.
+    pub async fn expire(&self) {
+        let Some(old) = Instant::now().checked_sub(FRESH) else {
+            return;
+        };
+        let mut state = self.state.lock().await;
+        if let Some((at, _)) = &mut state.index {
+            *at = old;
+        }
+        if let Some((at, _)) = &mut state.v2 {
+            *at = old;
+        }
+    }
+}
+
 impl Remote {
     /// The backend's URL for this group/version's v3 document.
     async fn v3_url(&self, state: &mut FetchedState) -> Option<String> {
