@@ -1,9 +1,13 @@
 //! The namespace controller: once a namespace is marked for deletion it
 //! deletes everything in it, then removes the `kubernetes` finalizer and
 //! the namespace itself, as upstream's namespace controller does.
+//!
+//! "Everything" includes what other processes serve (aggregated APIs): the
+//! front door registers a [`RemoteContent`] that empties the namespace
+//! there too, and the namespace stays until it reports nothing left.
 
 use std::collections::{BTreeMap, HashSet};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use serde_json::{json, Value};
@@ -11,6 +15,19 @@ use serde_json::{json, Value};
 use crate::error::ApiError;
 use crate::handlers::{delete_object, Context};
 use crate::object;
+
+/// The namespaced content of a terminating namespace that other processes
+/// serve.
+#[async_trait::async_trait]
+pub trait RemoteContent: Send + Sync {
+    /// Deletes what `namespace` holds elsewhere; the objects left, by
+    /// resource (`flunders.wardle.example.com`), or why that could not be
+    /// found out (an unavailable server, say), which holds the namespace.
+    async fn empty(&self, namespace: &str) -> Result<BTreeMap<String, usize>, String>;
+}
+
+/// Where a process's [`RemoteContent`] is registered (once, at start).
+pub type RemoteContentSlot = OnceLock<Arc<dyn RemoteContent>>;
 
 /// How often terminating namespaces are swept.
 const SWEEP: Duration = Duration::from_millis(500);
@@ -41,7 +58,13 @@ async fn sweep(ctx: &Context) -> Result<(), ApiError> {
             continue;
         }
         let name = object::name(&namespace).to_string();
-        let remaining = empty_namespace(ctx, &name).await?;
+        let mut remaining = empty_namespace(ctx, &name).await?;
+        if let Some(remote) = ctx.remote_content.get() {
+            match remote.empty(&name).await {
+                Ok(left) => remaining.by_resource.extend(left),
+                Err(error) => remaining.discovery_failure = Some(error),
+            }
+        }
         if remaining.is_empty() {
             finish(ctx, &kv.key, kv.mod_revision, namespace).await?;
         } else {
@@ -58,11 +81,13 @@ struct Remaining {
     by_resource: BTreeMap<String, usize>,
     /// Objects held per finalizer.
     by_finalizer: BTreeMap<String, usize>,
+    /// Why remote content could not be listed, when it could not.
+    discovery_failure: Option<String>,
 }
 
 impl Remaining {
     fn is_empty(&self) -> bool {
-        self.by_resource.is_empty()
+        self.by_resource.is_empty() && self.discovery_failure.is_none()
     }
 }
 
@@ -138,12 +163,36 @@ async fn report(
             ),
         )
     };
-    let wanted = [
-        (
-            "NamespaceDeletionDiscoveryFailure",
+    let discovery = match &remaining.discovery_failure {
+        None => (
             "False",
             "ResourcesDiscovered",
             "All resources successfully discovered".to_string(),
+        ),
+        Some(error) => ("True", "DiscoveryFailed", error.clone()),
+    };
+    let (content_status, content_reason, content_message) = if remaining.by_resource.is_empty() {
+        (
+            "False",
+            "ContentRemoved",
+            "All content successfully removed".to_string(),
+        )
+    } else {
+        (
+            "True",
+            "SomeResourcesRemain",
+            format!(
+                "Some resources are remaining: {}",
+                list(&remaining.by_resource, " has ")
+            ),
+        )
+    };
+    let wanted = [
+        (
+            "NamespaceDeletionDiscoveryFailure",
+            discovery.0,
+            discovery.1,
+            discovery.2,
         ),
         (
             "NamespaceDeletionGroupVersionParsingFailure",
@@ -159,12 +208,9 @@ async fn report(
         ),
         (
             "NamespaceContentRemaining",
-            "True",
-            "SomeResourcesRemain",
-            format!(
-                "Some resources are remaining: {}",
-                list(&remaining.by_resource, " has ")
-            ),
+            content_status,
+            content_reason,
+            content_message,
         ),
         (
             "NamespaceFinalizersRemaining",

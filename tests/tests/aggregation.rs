@@ -54,6 +54,7 @@ async fn an_aggregated_group_is_served_through_the_front_door() {
     discovery_and_openapi_include_the_group(&server).await;
     group_priority_orders_the_group_list(&server).await;
     upgrades_reach_the_backend(&server, &backend).await;
+    deleting_a_namespace_deletes_its_flunders(&server).await;
     the_ca_bundle_decides_whom_the_front_trusts(&server, &ca).await;
     deleting_the_api_services_removes_the_group(&server).await;
 }
@@ -121,6 +122,24 @@ async fn kubectl_creates_reads_and_deletes_flunders(server: &TestServer) {
         output.status.success() && stderr.contains("No resources found"),
         "{stderr}"
     );
+}
+
+/// A namespace is emptied of what aggregated servers hold in it before it
+/// goes, as upstream's namespace controller empties it through discovery.
+async fn deleting_a_namespace_deletes_its_flunders(server: &TestServer) {
+    let namespace = "doomed";
+    ok(server, &["create", "namespace", namespace]);
+    let path = format!("/apis/{GROUP}/v1beta1/namespaces/{namespace}/flunders");
+    server
+        .call(RawRequest::new(Method::POST, &path).json(&flunder_json("gone-with-it")))
+        .await
+        .expect(201);
+    ok(
+        server,
+        &["delete", "namespace", namespace, "--wait", "--timeout=30s"],
+    );
+    let list = server.call(RawRequest::get(&path)).await.expect(200);
+    assert_eq!(list["items"], json!([]), "{list}");
 }
 
 fn flunder_json(name: &str) -> Value {

@@ -1226,8 +1226,46 @@ async fn label_and_field_selectors_filter(cluster: &Cluster, ns: &str) {
 async fn custom_resources_live_in_their_scope_and_go_with_their_crd(cluster: &mut Cluster) {
     define_crontabs(cluster);
     namespaced_resources_list_across_namespaces(cluster).await;
+    deleting_a_namespace_deletes_its_custom_resources(cluster).await;
     cluster_scoped_resources_have_no_namespace(cluster).await;
     deleting_a_crd_deletes_its_resources_first(cluster).await;
+}
+
+/// A deleted namespace takes its custom resources with it, wherever the
+/// CRD engine runs (with it in a process of its own, the front's namespace
+/// controller must wait for the engine's content to go).
+async fn deleting_a_namespace_deletes_its_custom_resources(cluster: &Cluster) {
+    let manifest = format!(
+        "apiVersion: v1\nkind: Namespace\nmetadata: {{name: doomed}}\n---\n{}",
+        crontab("doomed", "last", "0 4 * * *", "example/last:1")
+    );
+    ok(
+        cluster,
+        &[
+            "apply",
+            "-f",
+            &write_file(cluster, "doomed.yaml", &manifest),
+        ],
+    );
+    ok(
+        cluster,
+        &["delete", "namespace", "doomed", "--wait", "--timeout=30s"],
+    );
+    get(
+        cluster,
+        &format!("{CRONTAB_V1}/namespaces/doomed/crontabs/last"),
+    )
+    .await
+    .expect_failure(404, "NotFound");
+    let list = get(cluster, &format!("{CRONTAB_V1}/crontabs"))
+        .await
+        .expect(200);
+    assert!(
+        list["items"]
+            .as_array()
+            .is_some_and(|items| items.iter().all(|i| i["metadata"]["namespace"] != "doomed")),
+        "{list}"
+    );
 }
 on_each_backend!(custom_resources_live_in_their_scope_and_go_with_their_crd);
 

@@ -133,7 +133,20 @@ impl Backend {
         limit: usize,
         timeout: Duration,
     ) -> Result<(http::StatusCode, Bytes), FetchError> {
-        let request = http::Request::get(format!("https://{}{path}", self.authority()))
+        self.call(http::Method::GET, path, limit, timeout).await
+    }
+
+    /// `method path` as the aggregator itself, as [`Backend::get`].
+    pub async fn call(
+        &self,
+        method: http::Method,
+        path: &str,
+        limit: usize,
+        timeout: Duration,
+    ) -> Result<(http::StatusCode, Bytes), FetchError> {
+        let request = http::Request::builder()
+            .method(method)
+            .uri(format!("https://{}{path}", self.authority()))
             .header("x-remote-user", "system:kube-aggregator")
             .header("x-remote-group", "system:masters")
             .header(http::header::ACCEPT, "application/json")

@@ -7,6 +7,7 @@ mod availability;
 mod backend;
 mod discovery;
 mod forward;
+mod namespace_content;
 mod openapi;
 pub mod remotes;
 
@@ -36,6 +37,11 @@ impl Aggregator {
     pub fn new(server: ApiServer, identity: Option<ClientIdentity>) -> Aggregator {
         let remotes = Remotes::follow(&server, identity);
         availability::spawn(server.clone(), remotes.clone());
+        let content = namespace_content::RemoteNamespaces {
+            remotes: remotes.clone(),
+        };
+        // Set once per process; a second aggregator would find it taken.
+        let _ = server.context().remote_content.set(Arc::new(content));
         Aggregator {
             server,
             remotes,

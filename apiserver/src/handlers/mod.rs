@@ -37,6 +37,9 @@ pub struct Context {
     /// build, so a server that is never asked for it never pays); writes
     /// check built-in kinds against its schemas.
     pub openapi: Published,
+    /// What empties terminating namespaces of content other processes
+    /// serve; set by the front door when it proxies to any.
+    pub remote_content: crate::namespaces::RemoteContentSlot,
 }
 
 impl Context {
@@ -47,6 +50,7 @@ impl Context {
             prefix: prefix.trim_end_matches('/').to_string(),
             caches: Mutex::new(HashMap::new()),
             openapi: Published::default(),
+            remote_content: Default::default(),
         }
     }
 
