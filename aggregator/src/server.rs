@@ -78,11 +78,12 @@ pub async fn run(settings: Settings) -> Result<(), StartError> {
         crd_engine::install(&server);
     }
     if settings.crd_engine != CrdEngine::Only {
-        // A CRD-only process reads the APIServices of the aggregator in
-        // front of it (same etcd) and must neither serve nor change them.
+        // A CRD-only process reads the APIServices and the authentication
+        // ConfigMap of the aggregator in front of it (same etcd): they are
+        // the front's to write, not its.
         crate::apiservices::install(&server);
+        crate::extension_auth::spawn(&server, &pki, &settings.request_header);
     }
-    crate::extension_auth::spawn(&server, &pki, &settings.request_header);
     let authenticator = Authenticator {
         request_header: RequestHeader::new(&settings.request_header),
         tokens,
