@@ -27,7 +27,7 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, Empty};
 use serde_json::{json, Value};
 
-use super::{available_condition, ignore_races, AUTOMANAGED, GROUP, PLURAL};
+use super::{automanaged, available_condition, ignore_races, AUTOMANAGED, GROUP, PLURAL};
 use crate::proxy::remotes::{Remote, Remotes};
 
 const CRD_GROUP: &str = "apiextensions.k8s.io";
@@ -183,18 +183,7 @@ async fn sync(ctx: &Context, crd_server: &Remote) -> Result<(), ApiError> {
         if existing.contains_key(name) {
             continue;
         }
-        let object = json!({
-            "apiVersion": format!("{GROUP}/v1"),
-            "kind": "APIService",
-            "metadata": {
-                "name": name,
-                "uid": uuid::Uuid::new_v4().to_string(),
-                "creationTimestamp": object::now_timestamp(),
-                "labels": { AUTOMANAGED: "true" },
-            },
-            "spec": spec,
-            "status": availability.clone(),
-        });
+        let object = automanaged(name, spec, "true", availability.clone());
         write(ctx, &format!("{prefix}{name}"), &object, None).await?;
     }
     Ok(())

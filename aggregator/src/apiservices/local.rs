@@ -14,7 +14,7 @@ use apiserver::server::ApiServer;
 use apiserver::storage::StoreError;
 use serde_json::{json, Value};
 
-use super::{ignore_races, is_available, AUTOMANAGED, GROUP, PLURAL};
+use super::{automanaged, ignore_races, is_available, AUTOMANAGED, GROUP, PLURAL};
 
 /// Upstream's priorities of the built-in group/versions served here:
 /// (group, version, groupPriorityMinimum, versionPriority).
@@ -104,18 +104,7 @@ async fn sync(ctx: &Context) -> Result<(), ApiError> {
         if existing.contains_key(name) {
             continue;
         }
-        let object = json!({
-            "apiVersion": format!("{GROUP}/v1"),
-            "kind": "APIService",
-            "metadata": {
-                "name": name,
-                "uid": uuid::Uuid::new_v4().to_string(),
-                "creationTimestamp": object::now_timestamp(),
-                "labels": { AUTOMANAGED: label },
-            },
-            "spec": spec,
-            "status": available_status(),
-        });
+        let object = automanaged(name, spec, label, available_status());
         let bytes = serde_json::to_vec(&object).map_err(|e| ApiError::Internal(e.to_string()))?;
         let key = format!("{prefix}{name}");
         match ctx.store.create(&key, bytes.into(), None).await {

@@ -88,6 +88,22 @@ impl Strategy for ApiServiceStrategy {
     }
 }
 
+/// A new APIService the aggregator keeps itself, labelled as such.
+fn automanaged(name: &str, spec: &Value, label: &str, status: Value) -> Value {
+    json!({
+        "apiVersion": format!("{GROUP}/{VERSION}"),
+        "kind": "APIService",
+        "metadata": {
+            "name": name,
+            "uid": uuid::Uuid::new_v4().to_string(),
+            "creationTimestamp": apiserver::object::now_timestamp(),
+            "labels": { AUTOMANAGED: label },
+        },
+        "spec": spec,
+        "status": status,
+    })
+}
+
 /// A lost race means someone else wrote; the next change brings a new pass.
 fn ignore_races(result: Result<(), StoreError>) -> Result<(), ApiError> {
     match result {
