@@ -23,8 +23,7 @@ use apiserver::handlers::Context;
 use apiserver::object;
 use apiserver::server::ApiServer;
 use apiserver::storage::StoreError;
-use bytes::Bytes;
-use http_body_util::{BodyExt, Empty};
+use http_body_util::BodyExt;
 use serde_json::{json, Value};
 
 use super::{automanaged, available_condition, ignore_races, AUTOMANAGED, GROUP, PLURAL};
@@ -65,19 +64,7 @@ pub fn spawn(server: ApiServer, remotes: Arc<Remotes>) {
 async fn follow(ctx: &Context, remotes: &Remotes, crd_server: &Remote) -> Result<(), String> {
     let backend = crd_server.backend.as_ref().map_err(Clone::clone)?;
     sync(ctx, crd_server).await.map_err(|e| e.to_string())?;
-    let request = http::Request::get(format!(
-        "https://{}{CRDS_PATH}?watch=1",
-        backend.authority()
-    ))
-    .header("x-remote-user", "system:kube-aggregator")
-    .header("x-remote-group", "system:masters")
-    .body(
-        Empty::<Bytes>::new()
-            .map_err(|never| match never {})
-            .boxed_unsync(),
-    )
-    .map_err(|e| e.to_string())?;
-    let response = backend.send(request).await?;
+    let response = backend.open(&format!("{CRDS_PATH}?watch=1")).await?;
     if !response.status().is_success() {
         return Err(format!("watching CRDs: {}", response.status()));
     }

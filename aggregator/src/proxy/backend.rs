@@ -144,17 +144,8 @@ impl Backend {
         limit: usize,
         timeout: Duration,
     ) -> Result<(http::StatusCode, Bytes), FetchError> {
-        let request = http::Request::builder()
-            .method(method)
-            .uri(format!("https://{}{path}", self.authority()))
-            .header("x-remote-user", "system:kube-aggregator")
-            .header("x-remote-group", "system:masters")
-            .header(http::header::ACCEPT, "application/json")
-            .body(
-                Empty::<Bytes>::new()
-                    .map_err(|never| match never {})
-                    .boxed_unsync(),
-            )
+        let request = self
+            .own_request(method, path)
             .map_err(|e| FetchError::Failed(e.to_string()))?;
         let exchange = async {
             let response = self.send(request).await?;
@@ -170,6 +161,34 @@ impl Backend {
             .await
             .map_err(|_| FetchError::TimedOut)?
             .map_err(FetchError::Failed)
+    }
+
+    /// `GET path` as the aggregator itself, answered as soon as the
+    /// response head arrives: for watches, whose body streams on.
+    pub async fn open(&self, path: &str) -> Result<http::Response<hyper::body::Incoming>, String> {
+        let request = self
+            .own_request(http::Method::GET, path)
+            .map_err(|e| e.to_string())?;
+        self.send(request).await
+    }
+
+    /// A bodiless request made by the aggregator itself.
+    fn own_request(
+        &self,
+        method: http::Method,
+        path: &str,
+    ) -> Result<http::Request<OutBody>, http::Error> {
+        http::Request::builder()
+            .method(method)
+            .uri(format!("https://{}{path}", self.authority()))
+            .header("x-remote-user", "system:kube-aggregator")
+            .header("x-remote-group", "system:masters")
+            .header(http::header::ACCEPT, "application/json")
+            .body(
+                Empty::<Bytes>::new()
+                    .map_err(|never| match never {})
+                    .boxed_unsync(),
+            )
     }
 
     /// Sends an upgrade request over a connection of its own, which the

@@ -75,14 +75,18 @@ impl Aggregator {
         if self.crds_only && !self.serves_path(path) {
             return apiserver::server::error_response(&apiserver::error::ApiError::UnknownPath);
         }
-        if let Some((group, version)) = group_version(path) {
-            if let Some(remote) = index.remote(group, version) {
-                let remote = remote.clone();
-                return forward::forward(&remote, request).await;
+        // Most requests are for local groups with no remote at all: they
+        // pay for no lookups.
+        if !index.remotes.is_empty() {
+            if let Some((group, version)) = group_version(path) {
+                if let Some(remote) = index.remote(group, version) {
+                    let remote = remote.clone();
+                    return forward::forward(&remote, request).await;
+                }
             }
-        }
-        if let Some(engine) = self.unclaimed(&index, path) {
-            return forward::forward(&engine, request).await;
+            if let Some(engine) = self.unclaimed(&index, path) {
+                return forward::forward(&engine, request).await;
+            }
         }
         if request.method() == http::Method::GET {
             if let Some(response) = self.discovery(&request, &index).await {
