@@ -126,16 +126,27 @@ pub fn crontab(ns: &str, name: &str, cron_spec: &str, image: &str) -> String {
 pub fn define(server: &TestServer, file: &str, manifest: &str, crd_name: &str) -> String {
     let path = write_file(server, file, manifest);
     let applied = ok(server, &["apply", "-f", &path]);
-    ok(
-        server,
-        &[
-            "wait",
-            "--for",
-            "condition=established",
-            "--timeout=15s",
-            &format!("crd/{crd_name}"),
-        ],
-    );
+    let crd = format!("crd/{crd_name}");
+    let wait = [
+        "wait",
+        "--for",
+        "condition=established",
+        "--timeout=15s",
+        &crd,
+    ];
+    // A CRD is created with `status.conditions: null`, as upstream's is,
+    // and kubectl wait gives up at once when it reads the CRD before the
+    // naming controller's first write (a window of milliseconds, upstream
+    // too); a busy test machine widens it, so that read is retried.
+    for _ in 0..20 {
+        let output = server.kubectl(&wait);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        if output.status.success() || !stderr.contains("accessor error: <nil>") {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    ok(server, &wait);
     applied
 }
 
