@@ -68,6 +68,18 @@ impl RegistrySnapshot {
             .collect()
     }
 
+    /// The resources of one group, read from the ordered map without a
+    /// scan of the others (request paths ask this).
+    pub fn in_group<'a>(
+        &'a self,
+        group: &'a str,
+    ) -> impl Iterator<Item = &'a Arc<ResourceDescriptor>> + 'a {
+        self.resources
+            .range((group.to_string(), String::new(), String::new())..)
+            .take_while(move |((g, _, _), _)| g == group)
+            .map(|(_, r)| r)
+    }
+
     pub fn resources_in(&self, group: &str, version: &str) -> Vec<Arc<ResourceDescriptor>> {
         self.resources
             .values()
@@ -77,9 +89,7 @@ impl RegistrySnapshot {
     }
 
     pub fn has_group_version(&self, group: &str, version: &str) -> bool {
-        self.resources
-            .values()
-            .any(|r| r.group == group && r.version == version)
+        self.in_group(group).any(|r| r.version == version)
     }
 
     /// Finds a resource by kind within a group/version (for bodies whose

@@ -242,7 +242,7 @@ pub trait Strategy: Send + Sync {
 
     /// The kind's own OpenAPI v3 schema (a CRD version's `openAPIV3Schema`)
     /// to publish; `None` (the default) means k8s-openapi describes it.
-    fn openapi_schema(&self) -> Option<Value> {
+    fn openapi_schema(&self) -> Option<&Value> {
         None
     }
 

@@ -175,8 +175,8 @@ impl Strategy for CustomResourceStrategy {
         Some(self.schema.prune(object))
     }
 
-    fn openapi_schema(&self) -> Option<Value> {
-        Some(self.schema_json.clone())
+    fn openapi_schema(&self) -> Option<&Value> {
+        Some(&self.schema_json)
     }
 
     fn scale(&self) -> Option<ScaleSpec> {

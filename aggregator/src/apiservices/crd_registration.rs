@@ -20,13 +20,15 @@ use std::time::Duration;
 
 use apiserver::error::ApiError;
 use apiserver::handlers::Context;
-use apiserver::object;
 use apiserver::server::ApiServer;
 use apiserver::storage::StoreError;
 use http_body_util::BodyExt;
 use serde_json::{json, Value};
 
-use super::{automanaged, available_condition, ignore_races, AUTOMANAGED, GROUP, PLURAL};
+use super::{
+    automanaged, automanaged_label, available_condition, ignore_races, is_remote, stored, GROUP,
+    PLURAL,
+};
 use crate::proxy::remotes::{Remote, Remotes};
 
 const CRD_GROUP: &str = "apiextensions.k8s.io";
@@ -136,29 +138,14 @@ async fn sync(ctx: &Context, crd_server: &Remote) -> Result<(), ApiError> {
     let availability = crd_server_status(ctx, &crd_server.name).await;
 
     let prefix = format!("{}/{GROUP}/{PLURAL}/", ctx.prefix);
-    let page = ctx.store.list(&prefix, None, 0, 0).await?;
-    let mut existing = BTreeMap::new();
-    for kv in page.items {
-        let value: Value = serde_json::from_slice(&kv.value)
-            .map_err(|e| ApiError::Internal(format!("stored APIService {}: {e}", kv.key)))?;
-        let ours = value
-            .pointer(&format!(
-                "/metadata/labels/{}",
-                AUTOMANAGED.replace('/', "~1")
-            ))
-            .and_then(Value::as_str)
-            == Some("true")
-            && value.pointer("/spec/service").is_some_and(|s| !s.is_null());
-        existing.insert(
-            object::name(&value).to_string(),
-            (kv.mod_revision, value, ours),
-        );
-    }
-    for (name, (revision, current, ours)) in &existing {
+    let existing = stored(ctx).await?;
+    for (name, (revision, current)) in &existing {
+        // Ours are the remote ones labelled as the CRD registration's.
+        let ours = automanaged_label(current) == Some("true") && is_remote(current);
         let key = format!("{prefix}{name}");
         match desired.get(name) {
-            None if *ours => ignore_races(ctx.store.delete(&key, *revision).await.map(drop))?,
-            Some(spec) if *ours && current.get("spec") != Some(spec) => {
+            None if ours => ignore_races(ctx.store.delete(&key, *revision).await.map(drop))?,
+            Some(spec) if ours && current.get("spec") != Some(spec) => {
                 let mut next = current.clone();
                 next["spec"] = spec.clone();
                 write(ctx, &key, &next, Some(*revision)).await?;

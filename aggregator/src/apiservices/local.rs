@@ -14,7 +14,10 @@ use apiserver::server::ApiServer;
 use apiserver::storage::StoreError;
 use serde_json::{json, Value};
 
-use super::{automanaged, ignore_races, is_available, AUTOMANAGED, GROUP, PLURAL};
+use super::{
+    automanaged, automanaged_label, ignore_races, is_available, is_remote, stored, AUTOMANAGED,
+    GROUP, PLURAL,
+};
 
 /// Upstream's priorities of the built-in group/versions served here:
 /// (group, version, groupPriorityMinimum, versionPriority).
@@ -62,22 +65,10 @@ pub fn spawn(server: ApiServer) {
 async fn sync(ctx: &Context) -> Result<(), ApiError> {
     let desired = desired(&ctx.registry.snapshot());
     let prefix = format!("{}/{GROUP}/{PLURAL}/", ctx.prefix);
-    let page = ctx.store.list(&prefix, None, 0, 0).await?;
-    let mut existing = BTreeMap::new();
-    for kv in page.items {
-        let value: Value = serde_json::from_slice(&kv.value)
-            .map_err(|e| ApiError::Internal(format!("stored APIService {}: {e}", kv.key)))?;
-        existing.insert(object::name(&value).to_string(), (kv.mod_revision, value));
-    }
+    let existing = stored(ctx).await?;
     for (name, (revision, current)) in &existing {
         // Ours are the automanaged ones served here (without a service).
-        let automanaged = current
-            .pointer(&format!(
-                "/metadata/labels/{}",
-                AUTOMANAGED.replace('/', "~1")
-            ))
-            .is_some()
-            && current.pointer("/spec/service").is_none_or(Value::is_null);
+        let automanaged = automanaged_label(current).is_some() && !is_remote(current);
         let key = format!("{prefix}{name}");
         match desired.get(name) {
             None if automanaged => ignore_races(ctx.store.delete(&key, *revision).await.map(drop))?,

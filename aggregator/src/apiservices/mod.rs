@@ -10,12 +10,14 @@ pub mod crd_registration;
 mod local;
 mod validation;
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use apiserver::error::ApiError;
+use apiserver::handlers::Context;
 use apiserver::resource::{age_cell, Column, ResourceDescriptor, Strategy, AGE_COLUMN, ALL_VERBS};
 use apiserver::server::ApiServer;
-use apiserver::storage::StoreError;
+use apiserver::storage::{Revision, StoreError};
 use apiserver::validation::FieldError;
 use serde_json::{json, Value};
 
@@ -86,6 +88,38 @@ impl Strategy for ApiServiceStrategy {
             age_cell(object),
         ]
     }
+}
+
+/// Every stored APIService by name, with the revision it was read at.
+async fn stored(ctx: &Context) -> Result<BTreeMap<String, (Revision, Value)>, ApiError> {
+    let prefix = format!("{}/{GROUP}/{PLURAL}/", ctx.prefix);
+    let mut out = BTreeMap::new();
+    for kv in ctx.store.list(&prefix, None, 0, 0).await?.items {
+        let value: Value = serde_json::from_slice(&kv.value)
+            .map_err(|e| ApiError::Internal(format!("stored APIService {}: {e}", kv.key)))?;
+        out.insert(
+            apiserver::object::name(&value).to_string(),
+            (kv.mod_revision, value),
+        );
+    }
+    Ok(out)
+}
+
+/// The automanaged label of an APIService the aggregator keeps.
+fn automanaged_label(api_service: &Value) -> Option<&str> {
+    api_service
+        .pointer(&format!(
+            "/metadata/labels/{}",
+            AUTOMANAGED.replace('/', "~1")
+        ))
+        .and_then(Value::as_str)
+}
+
+/// Whether the APIService sends its group/version to a `service`.
+fn is_remote(api_service: &Value) -> bool {
+    api_service
+        .pointer("/spec/service")
+        .is_some_and(|s| !s.is_null())
 }
 
 /// A new APIService the aggregator keeps itself, labelled as such.

@@ -161,9 +161,7 @@ impl Aggregator {
             Some(version) => {
                 snapshot.has_group_version(group, version) || index.remote(group, version).is_some()
             }
-            None => {
-                snapshot.groups().iter().any(|(g, _)| g == group) || index.has_remote_group(group)
-            }
+            None => snapshot.in_group(group).next().is_some() || index.has_remote_group(group),
         };
         (!is_claimed).then(|| engine.clone())
     }
@@ -187,10 +185,10 @@ impl Aggregator {
             return true;
         }
         let snapshot = self.server.registry().snapshot();
-        snapshot
-            .resources()
-            .iter()
-            .any(|r| r.group == group && r.strategy.openapi_schema().is_some())
+        let custom = snapshot
+            .in_group(group)
+            .any(|r| r.strategy.openapi_schema().is_some());
+        custom
     }
 
     /// `/apis` always (its order is the APIServices'), `/apis/<group>`

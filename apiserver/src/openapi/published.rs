@@ -148,7 +148,7 @@ fn split(snapshot: &RegistrySnapshot) -> (Vec<ResourceDescriptor>, Vec<Custom>) 
     let mut customs = Vec::new();
     for resource in snapshot.resources() {
         match resource.strategy.openapi_schema() {
-            Some(schema) => customs.push(((*resource).clone(), schema)),
+            Some(schema) => customs.push(((*resource).clone(), schema.clone())),
             None => builtin.push((*resource).clone()),
         }
     }
